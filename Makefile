@@ -1,0 +1,58 @@
+# SalesOps — `make run` starts the product with demo data, `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Django 6 needs Python >= 3.12; the machine's default python3 may be older. Try candidates in
+# order (pyenv shims answer "command not found" unless PYENV_VERSION is set) and keep the first.
+define FIND_PYTHON
+for c in "$$PYTHON" python3.13 python3.12 "env PYENV_VERSION=3.13.0 python3.13" "env PYENV_VERSION=3.12.1 python3.12" \
+         $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] python3; do \
+  [ -n "$$c" ] || continue; \
+  if $$c -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then echo "$$c"; exit 0; fi; \
+done; echo "no Python >= 3.12 found: install one or set PYTHON=/path/to/python3.12" >&2; exit 1
+endef
+
+.PHONY: install run worker test test-fast bench migrate seed check clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@PYBIN="$$($(FIND_PYTHON))" && echo "using $$PYBIN ($$($$PYBIN --version))" && $$PYBIN -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	DEBUG=1 $(PY) manage.py migrate --noinput
+
+seed: migrate
+	DEBUG=1 $(PY) manage.py seed_demo
+
+# Web server and a qcluster worker together until Ctrl-C.
+run: migrate
+	DEBUG=1 $(PY) manage.py seed_demo --if-empty
+	@echo "SalesOps: http://$(HOST):$(PORT)/  (worker: qcluster; Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM; \
+	DEBUG=1 $(PY) manage.py qcluster & \
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) & \
+	wait
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m tests.bench $(BENCH_ARGS)
+
+check: install
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	SECRET_KEY=ci-$$RANDOM-not-the-development-key-$$RANDOM-$$RANDOM-$$RANDOM ALLOWED_HOSTS=salesops.example DEBUG=0 \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) staticfiles

@@ -1,0 +1,3 @@
+"""dashboards models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,483 @@
+"""Master data, roles, the activity ledger and the notification outbox.
+
+Everything a business user can change is history-tracked (simple_history). The activity ledger is
+the exception on purpose: it is append-only, so each row already *is* its own history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+
+class Role(models.TextChoices):
+    REP = "rep", _("销售代表")
+    SUPERVISOR = "supervisor", _("主管")
+    DIRECTOR = "director", _("总监")
+    OPS = "ops", _("运营")
+
+
+class HospitalGrade(models.TextChoices):
+    GRADE_3A = "3A", _("三甲")
+    GRADE_2A = "2A", _("二甲")
+    PRIVATE = "private", _("民营")
+
+
+class CoordinateSystem(models.TextChoices):
+    WGS84 = "wgs84", "WGS-84"
+    GCJ02 = "gcj02", "GCJ-02"
+    BD09 = "bd09", "BD-09"
+
+
+class ContactTitle(models.TextChoices):
+    DEAN = "院长", _("院长")
+    VICE_DEAN = "副院长", _("副院长")
+    DIRECTOR = "主任", _("主任")
+    VICE_DIRECTOR = "副主任", _("副主任")
+    HEAD_NURSE = "护士长", _("护士长")
+    DOCTOR = "医生", _("医生")
+    PROCUREMENT = "采购", _("采购")
+    EQUIPMENT = "设备科", _("设备科")
+    OTHER = "其他", _("其他")
+
+
+DEAN_TITLES = {ContactTitle.DEAN, ContactTitle.VICE_DEAN}
+
+
+class ProductLine(models.Model):
+    code = models.SlugField(_("编码"), max_length=40, unique=True)
+    name = models.CharField(_("产品线"), max_length=40, unique=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = _("产品线")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    model_number = models.CharField(_("型号"), max_length=60, unique=True)
+    name = models.CharField(_("名称"), max_length=120)
+    line = models.ForeignKey(ProductLine, on_delete=models.PROTECT, related_name="products", verbose_name=_("产品线"))
+    list_price = models.DecimalField(
+        _("目录价"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
+    )
+    unit = models.CharField(_("单位"), max_length=10, default="套")
+    active = models.BooleanField(_("在售"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["model_number"]
+        verbose_name = verbose_name_plural = _("产品")
+
+    def __str__(self) -> str:
+        return f"{self.model_number} {self.name}"
+
+
+class Team(models.Model):
+    name = models.CharField(_("团队"), max_length=60, unique=True)
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="supervised_teams",
+        verbose_name=_("主管"),
+    )
+    region = models.CharField(_("区域"), max_length=40, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = _("团队")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rep(models.Model):
+    """The sales profile of a user: role, team and what the assignment engine needs to know."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rep")
+    role = models.CharField(_("角色"), max_length=12, choices=Role.choices, default=Role.REP)
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="members", verbose_name=_("团队")
+    )
+    product_lines = models.ManyToManyField(ProductLine, blank=True, related_name="reps", verbose_name=_("负责产品线"))
+    grades_served = models.JSONField(
+        _("服务医院等级"), default=list, blank=True, help_text=_("例如 [\"3A\", \"2A\"]")
+    )
+    capacity = models.PositiveSmallIntegerField(_("待办上限"), default=20)
+    on_duty = models.BooleanField(_("在岗"), default=True)
+    wecom_userid = models.CharField(_("企业微信ID"), max_length=64, blank=True, db_index=True)
+    phone = models.CharField(_("手机"), max_length=20, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        verbose_name = verbose_name_plural = _("销售档案")
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.user.get_full_name() or self.user.username
+
+    def clean(self) -> None:
+        unknown = set(self.grades_served or []) - set(HospitalGrade.values)
+        if unknown:
+            raise ValidationError({"grades_served": _("未知的医院等级：%s") % ", ".join(sorted(unknown))})
+
+
+class Hospital(models.Model):
+    name = models.CharField(_("医院"), max_length=120, unique=True)
+    grade = models.CharField(_("等级"), max_length=10, choices=HospitalGrade.choices)
+    city = models.CharField(_("城市"), max_length=40, db_index=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    coordinate_system = models.CharField(
+        _("坐标系"), max_length=6, choices=CoordinateSystem.choices, default=CoordinateSystem.WGS84
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["city", "name"]
+        verbose_name = verbose_name_plural = _("医院")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Department(models.Model):
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="departments", verbose_name=_("医院"))
+    name = models.CharField(_("科室"), max_length=60)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["hospital__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["hospital", "name"], name="uniq_department_per_hospital")]
+        verbose_name = verbose_name_plural = _("科室")
+
+    def __str__(self) -> str:
+        return f"{self.hospital.name} {self.name}"
+
+
+class CustomerQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CustomerQuerySet":
+        """A3: rep — own and collaborated (has an activity on it); supervisor — the team's; director/ops — all."""
+        rep = getattr(user, "rep", None) if user.is_authenticated else None
+        if user.is_authenticated and (user.is_superuser or (rep and rep.role in (Role.DIRECTOR, Role.OPS))):
+            return self.all()
+        if rep is None:
+            return self.none()
+        if rep.role == Role.SUPERVISOR:
+            team_ids = list(user.supervised_teams.values_list("pk", flat=True))
+            if rep.team_id:
+                team_ids.append(rep.team_id)
+            worked_by_team = Activity.objects.filter(customer=OuterRef("pk"), rep__rep__team__in=team_ids)
+            return self.filter(Q(owner__rep__team__in=team_ids) | Exists(worked_by_team))
+        collaborated = Activity.objects.filter(customer=OuterRef("pk"), rep=user)
+        return self.filter(Q(owner=user) | Exists(collaborated))
+
+
+class Customer(models.Model):
+    """A hospital department the company sells to, owned by one rep, worked on by many."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="customers", verbose_name=_("医院"))
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="customers", verbose_name=_("科室")
+    )
+    name = models.CharField(_("客户名称"), max_length=160)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_customers",
+        verbose_name=_("负责人"),
+    )
+    phone = models.CharField(_("电话"), max_length=20, blank=True, db_index=True)
+    notes = models.TextField(_("备注"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    history = HistoricalRecords()
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["hospital", "name"], name="uniq_customer_name_per_hospital")]
+        verbose_name = verbose_name_plural = _("客户")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("客户"))
+    name = models.CharField(_("姓名"), max_length=40)
+    title = models.CharField(_("职务"), max_length=10, choices=ContactTitle.choices, default=ContactTitle.DIRECTOR)
+    phone = models.CharField(_("电话"), max_length=20, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["customer__name", "name"]
+        verbose_name = verbose_name_plural = _("联系人")
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.get_title_display()}）"
+
+    @property
+    def is_dean(self) -> bool:
+        return self.title in DEAN_TITLES
+
+
+# --- The spine: the activity ledger -----------------------------------------------------------
+
+
+class ActivityKind(models.TextChoices):
+    """Every kind, with who writes it (see ARCHITECTURE.md). Not a DB-level choice: adding a kind
+    is a code change, never a migration."""
+
+    LEAD_INTRODUCED = "lead_introduced", _("线索引入")
+    LEAD_ACKNOWLEDGED = "lead_acknowledged", _("线索接收")
+    CALL = "call", _("电话")
+    VISIT_CHECKIN = "visit_checkin", _("到院签到")
+    PHOTO = "photo", _("照片")
+    DOCUMENT = "document", _("上传文件")
+    SIGNATURE = "signature", _("签字文件")
+    VOICE_MEMO = "voice_memo", _("语音备忘")
+    NEEDS_CAPTURED = "needs_captured", _("需求记录")
+    VISIT_COMPLETED = "visit_completed", _("拜访完成")
+    QUOTE_SENT = "quote_sent", _("报价发送")
+    QUOTE_CONFIRMED = "quote_confirmed", _("报价确认")
+    APPROVAL = "approval", _("审批")
+    DEAL_WON = "deal_won", _("成交")
+    DEAL_LOST = "deal_lost", _("丢单")
+    PAYMENT_RECORDED = "payment_recorded", _("回款")
+
+
+# Counted by the board and KPI 2 ("evidence-backed actions": photo, upload, signature, approval).
+EVIDENCE_KINDS = frozenset(
+    {ActivityKind.PHOTO, ActivityKind.DOCUMENT, ActivityKind.SIGNATURE, ActivityKind.VOICE_MEMO, ActivityKind.APPROVAL}
+)
+
+
+class LedgerIsAppendOnly(Exception):
+    """Raised by any attempt to change or remove an activity row."""
+
+
+class ActivityQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise LedgerIsAppendOnly("activity rows are never updated")
+
+    def delete(self):
+        raise LedgerIsAppendOnly("activity rows are never deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise LedgerIsAppendOnly("activity rows are never updated")
+
+    def evidence_backed(self) -> "ActivityQuerySet":
+        return self.filter(kind__in=EVIDENCE_KINDS)
+
+
+class Activity(models.Model):
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities", verbose_name=_("销售")
+    )
+    # Team at the moment of the action, so a transfer does not rewrite a team's past.
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="activities", verbose_name=_("团队")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="activities", verbose_name=_("客户")
+    )
+    kind = models.CharField(_("类型"), max_length=32)
+    occurred_at = models.DateTimeField(_("发生时间"), default=timezone.now)
+    recorded_at = models.DateTimeField(_("记录时间"), default=timezone.now, editable=False)
+    # The record that proves it (evidence, call, quote version, payment …).
+    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
+    # Facts scoring and KPIs read without joining the subject (e.g. {"contact_title": "院长"}).
+    facts = models.JSONField(_("事实"), default=dict, blank=True)
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [
+            models.Index(fields=["rep", "occurred_at"], name="activity_rep_day"),
+            models.Index(fields=["customer", "occurred_at"], name="activity_customer_time"),
+            models.Index(fields=["kind", "occurred_at"], name="activity_kind_time"),
+            models.Index(fields=["team", "occurred_at"], name="activity_team_time"),
+            models.Index(fields=["subject_type", "subject_id"], name="activity_subject"),
+        ]
+        constraints = [
+            # The same proof never appears twice for the same kind: appends are idempotent.
+            models.UniqueConstraint(
+                fields=["kind", "subject_type", "subject_id"],
+                condition=~Q(subject_id=""),
+                name="uniq_activity_per_subject_kind",
+            )
+        ]
+        verbose_name = verbose_name_plural = _("活动台账")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.rep} · {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def get_kind_display(self) -> str:
+        try:
+            return str(ActivityKind(self.kind).label)
+        except ValueError:
+            return self.kind
+
+    @property
+    def is_evidence_backed(self) -> bool:
+        return self.kind in EVIDENCE_KINDS
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise LedgerIsAppendOnly("activity rows are never updated")
+        if self.kind not in ActivityKind.values:
+            raise ValidationError({"kind": _("未知的活动类型：%s") % self.kind})
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerIsAppendOnly("activity rows are never deleted")
+
+
+# --- Notification outbox ----------------------------------------------------------------------
+
+
+class Channel(models.TextChoices):
+    IN_APP = "in_app", _("站内")
+    WECOM_APP = "wecom_app", _("企业微信应用消息")
+    WECOM_ROBOT = "wecom_robot", _("企业微信群机器人")
+    EMAIL = "email", _("邮件")
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    SENDING = "sending", _("发送中")
+    DELIVERED = "delivered", _("已送达")
+    FAILED = "failed", _("失败（不再重试）")
+
+
+class Notification(models.Model):
+    """One message to one recipient on one channel. Written in the same transaction as the business
+    change; a task delivers it. The row is the truth: it keeps every attempt."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("接收人"),
+    )
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices, default=Channel.IN_APP)
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    url = models.CharField(_("链接"), max_length=500, blank=True)
+    payload = models.JSONField(_("附加数据"), default=dict, blank=True)
+    dedupe_key = models.CharField(_("去重键"), max_length=200, unique=True, null=True, blank=True)
+    status = models.CharField(
+        _("状态"), max_length=12, choices=NotificationStatus.choices, default=NotificationStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    next_attempt_at = models.DateTimeField(_("下次尝试"), default=timezone.now, db_index=True)
+    last_error = models.TextField(_("最近错误"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("送达时间"), null=True, blank=True)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox")]
+        verbose_name = verbose_name_plural = _("通知")
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} → {self.recipient}: {self.title}"
+
+
+class NotificationAttempt(models.Model):
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField(default=False)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["attempted_at"]
+        verbose_name = verbose_name_plural = _("发送记录")
+
+
+# --- Imports ----------------------------------------------------------------------------------
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("客户")
+    HOSPITALS = "hospitals", _("医院")
+
+
+class ImportStatus(models.TextChoices):
+    PARSING = "parsing", _("解析中")
+    PREVIEW = "preview", _("待确认")
+    IMPORTING = "importing", _("导入中")
+    DONE = "done", _("已导入")
+    FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
+
+
+def import_upload_path(instance: "ImportJob", filename: str) -> str:
+    return f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.xlsx"
+
+
+class ImportJob(models.Model):
+    """An uploaded spreadsheet: parsed in the background (progress shown), previewed with per-row
+    errors, then imported atomically on confirmation."""
+
+    kind = models.CharField(_("类型"), max_length=12, choices=ImportKind.choices)
+    file = models.FileField(_("文件"), upload_to=import_upload_path)
+    original_name = models.CharField(_("文件名"), max_length=255)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("状态"), max_length=12, choices=ImportStatus.choices, default=ImportStatus.PARSING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    rows = models.JSONField(default=list, blank=True)  # [{"line": 2, "values": {...}, "errors": [...]}]
+    error = models.TextField(blank=True)
+    created_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["rows", "processed_rows"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = verbose_name_plural = _("导入任务")
+
+    @property
+    def progress_percent(self) -> int:
+        return 100 if not self.total_rows else min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def error_rows(self) -> list[dict]:
+        return [row for row in self.rows if row.get("errors")]
+
+    @property
+    def valid_rows(self) -> list[dict]:
+        return [row for row in self.rows if not row.get("errors")]

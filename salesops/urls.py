@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import imports_views, views
+from .admin import register_history_logs
+
+register_history_logs()
+
+customer_patterns = (
+    [
+        path("", views.customer_list, name="list"),
+        path("<int:pk>/", views.customer_detail, name="detail"),
+    ],
+    "customers",
+)
+
+import_patterns = (
+    [
+        path("", imports_views.import_list, name="list"),
+    ],
+    "imports",
+)
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("customers/", include(customer_patterns)),
+    path("imports/", include(import_patterns)),
+    path("leads/", include("leads.urls")),
+    path("cash/", include("leads.cash.urls")),
+    path("visits/", include("visits.urls")),
+    path("scoring/", include("scoring.urls")),
+    path("", include("dashboards.urls")),
+    path("admin/", admin.site.urls),
+]

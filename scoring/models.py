@@ -1,0 +1,3 @@
+"""scoring models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""visits models."""
+
+from django.db import models  # noqa: F401
