@@ -30,6 +30,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("customers/", include(customer_patterns)),
     path("imports/", include(import_patterns)),
+    path("api/v1/", include("leads.api_urls")),
     path("leads/", include("leads.urls")),
     path("cash/", include("leads.cash.urls")),
     path("visits/", include("visits.urls")),
