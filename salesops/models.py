@@ -438,7 +438,6 @@ class ImportKind(models.TextChoices):
 class ImportStatus(models.TextChoices):
     PARSING = "parsing", _("解析中")
     PREVIEW = "preview", _("待确认")
-    IMPORTING = "importing", _("导入中")
     DONE = "done", _("已导入")
     FAILED = "failed", _("失败")
     CANCELLED = "cancelled", _("已取消")
@@ -449,30 +448,62 @@ def import_upload_path(instance: "ImportJob", filename: str) -> str:
 
 
 class ImportJob(models.Model):
-    """An uploaded spreadsheet: parsed in the background (progress shown), previewed with per-row
-    errors, then imported atomically on confirmation."""
+    """An uploaded spreadsheet (A1): parsed in the background (progress shown), previewed with
+    per-row errors, then imported atomically on confirmation — all rows or none.
+
+    `rows` keeps what the file said and what is wrong with it, as codes, so the preview is
+    rendered in the reader's language: [{"line": 2, "values": {...}, "errors": [{"field": "phone",
+    "code": "bad_phone", "params": {...}}]}]. The workflow lives in salesops/imports.py."""
 
     kind = models.CharField(_("类型"), max_length=12, choices=ImportKind.choices)
     file = models.FileField(_("文件"), upload_to=import_upload_path)
     original_name = models.CharField(_("文件名"), max_length=255)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(_("状态"), max_length=12, choices=ImportStatus.choices, default=ImportStatus.PARSING)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    rows = models.JSONField(default=list, blank=True)  # [{"line": 2, "values": {...}, "errors": [...]}]
-    error = models.TextField(blank=True)
-    created_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    status = models.CharField(
+        _("状态"), max_length=12, choices=ImportStatus.choices, default=ImportStatus.PARSING, db_index=True
+    )
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已解析行数"), default=0)
+    error_count = models.PositiveIntegerField(_("错误行数"), default=0)
+    rows = models.JSONField(_("行数据"), default=list, blank=True)
+    error = models.TextField(_("文件错误"), blank=True)
+    created_count = models.PositiveIntegerField(_("已导入条数"), default=0)
+    created_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+    parsed_at = models.DateTimeField(_("解析完成时间"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("确认人"),
+    )
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    # Progress ticks are not business changes: they are saved without a history row.
     history = HistoricalRecords(excluded_fields=["rows", "processed_rows"])
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
         verbose_name = verbose_name_plural = _("导入任务")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.original_name}"
 
     @property
     def progress_percent(self) -> int:
-        return 100 if not self.total_rows else min(100, round(100 * self.processed_rows / self.total_rows))
+        if self.status != ImportStatus.PARSING:
+            return 100
+        return 0 if not self.total_rows else min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def can_confirm(self) -> bool:
+        return self.status == ImportStatus.PREVIEW and self.error_count == 0 and self.total_rows > 0
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in (ImportStatus.PARSING, ImportStatus.PREVIEW)
 
     @property
     def error_rows(self) -> list[dict]:
