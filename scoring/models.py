@@ -1,3 +1,344 @@
-"""scoring models."""
+"""Contribution instead of ownership (S1–S4).
 
-from django.db import models  # noqa: F401
+ContributionRule   versioned points per behaviour (S1): the rule in force at an action's time applies.
+Contribution       one scored action, derived from the activity that proves it (S2); append-only.
+BonusPolicy        how big a won deal's bonus pool is and how far back points count (S3).
+BonusSplit         one deal's pool split by points (S3); frozen once approved, corrected by a new
+                   split that references the old one (the old one stays as it was).
+BonusShare         one rep's share of a split, with the arithmetic that explains it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from leads.cash.models import Deal
+from salesops.models import Activity, Customer, Team
+
+
+class Behaviour(models.TextChoices):
+    """The five scored behaviours, in the order a sale usually moves through them."""
+
+    LEAD_INTRODUCED = "lead_introduced", _("线索引入")
+    NEEDS_DIAGNOSIS = "needs_diagnosis", _("需求诊断")
+    SOLUTION_DEMO = "solution_demo", _("方案演示")
+    DEAN_VISIT = "dean_visit", _("院长级拜访")
+    PAYMENT_PUSH = "payment_push", _("回款推动")
+
+
+class RuleIsFrozen(Exception):
+    """A rule that points were earned under is never edited in place: publish a new version."""
+
+
+class ContributionIsAppendOnly(Exception):
+    """Contributions are derived once from an immutable proof; they are never changed or removed."""
+
+
+class SplitIsFrozen(Exception):
+    """An approved split never changes: correct it with a new split that references it."""
+
+
+class ContributionRule(models.Model):
+    """Points for one behaviour from `effective_from` on, until a later version of the same
+    behaviour takes over. An action scores under the version in force at its `occurred_at`."""
+
+    behaviour = models.CharField(_("行为"), max_length=20, choices=Behaviour.choices)
+    points = models.PositiveIntegerField(_("分值"), validators=[MaxValueValidator(1000)])
+    effective_from = models.DateTimeField(
+        _("生效时间"), default=timezone.now, help_text=_("自此时间起发生的动作按本规则计分；之前的动作不受影响。")
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["behaviour", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["behaviour", "effective_from"], name="uniq_rule_behaviour_effective_from")
+        ]
+        verbose_name = verbose_name_plural = _("贡献规则")
+
+    def __str__(self) -> str:
+        local = timezone.localtime(self.effective_from)
+        return f"{self.get_behaviour_display()} +{self.points}（{local:%Y-%m-%d %H:%M} 起）"
+
+    def has_earned_points(self) -> bool:
+        return self.pk is not None and self.contributions.exists()
+
+    def clean(self) -> None:
+        # Forward only: a version may not start before an action that already scored under another
+        # version, or recomputing from the ledger would no longer give the points people were shown.
+        if not self.behaviour or self.effective_from is None:
+            return
+        latest = (
+            Contribution.objects.filter(behaviour=self.behaviour, occurred_at__gte=self.effective_from)
+            .order_by("-occurred_at")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        if latest is not None:
+            raise ValidationError(
+                {
+                    "effective_from": _(
+                        "已有 %(time)s 的动作按现行规则计分；新分值只能向后生效，请选择晚于该时间的生效时间。"
+                    )
+                    % {"time": f"{timezone.localtime(latest):%Y-%m-%d %H:%M}"}
+                }
+            )
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            stored = ContributionRule.objects.filter(pk=self.pk).values("behaviour", "points", "effective_from").first()
+            changed = stored is not None and stored != {
+                "behaviour": self.behaviour,
+                "points": self.points,
+                "effective_from": self.effective_from,
+            }
+            if changed and self.has_earned_points():
+                raise RuleIsFrozen(f"rule {self.pk} has earned points; publish a new version instead")
+        super().save(*args, **kwargs)
+
+
+class ContributionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ContributionIsAppendOnly("contributions are never updated")
+
+    def delete(self):
+        raise ContributionIsAppendOnly("contributions are never deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ContributionIsAppendOnly("contributions are never updated")
+
+    def between(self, start, end) -> "ContributionQuerySet":
+        return self.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+
+class Contribution(models.Model):
+    """One scored action: rep, customer, behaviour, points, time — and the activity that proves it.
+    Derived, never typed in (S2). One row per (activity, behaviour): the same proof never scores
+    twice. Like the ledger it comes from, a row never changes, so it is its own history."""
+
+    activity = models.ForeignKey(
+        Activity, on_delete=models.PROTECT, related_name="contributions", verbose_name=_("依据动作")
+    )
+    behaviour = models.CharField(_("行为"), max_length=20, choices=Behaviour.choices)
+    rule = models.ForeignKey(
+        ContributionRule, on_delete=models.PROTECT, related_name="contributions", verbose_name=_("计分规则")
+    )
+    points = models.PositiveIntegerField(_("分值"))
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contributions", verbose_name=_("销售")
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="contributions", verbose_name=_("团队")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="contributions", verbose_name=_("客户")
+    )
+    occurred_at = models.DateTimeField(_("发生时间"))
+    derived_at = models.DateTimeField(_("计分时间"), default=timezone.now, editable=False)
+
+    objects = ContributionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "behaviour"], name="uniq_contribution_per_activity_behaviour")
+        ]
+        indexes = [
+            models.Index(fields=["customer", "occurred_at"], name="contribution_customer_time"),
+            models.Index(fields=["rep", "occurred_at"], name="contribution_rep_time"),
+            models.Index(fields=["occurred_at"], name="contribution_time"),
+            models.Index(fields=["behaviour", "occurred_at"], name="contribution_behaviour_time"),
+        ]
+        verbose_name = verbose_name_plural = _("贡献值")
+
+    def __str__(self) -> str:
+        return f"{self.get_behaviour_display()} +{self.points} · {self.rep} · {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ContributionIsAppendOnly("contributions are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ContributionIsAppendOnly("contributions are never deleted")
+
+
+# Read by tests/salesops/test_audit.py: derived and immutable like the ledger, so no history table.
+Contribution._meta.append_only = True
+
+
+class PoolBasis(models.TextChoices):
+    RATE = "rate", _("按成交金额比例")
+    FIXED = "fixed", _("固定金额")
+
+
+class BonusPolicy(models.Model):
+    """How a won deal's bonus pool is sized and which points count. The version in force at the
+    deal's close applies; a split keeps a copy of the numbers it used."""
+
+    name = models.CharField(_("名称"), max_length=60)
+    basis = models.CharField(_("奖金池计算方式"), max_length=8, choices=PoolBasis.choices, default=PoolBasis.RATE)
+    rate_percent = models.DecimalField(
+        _("提成比例（%）"),
+        max_digits=7,
+        decimal_places=4,
+        default=Decimal("2.0000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    fixed_amount = models.DecimalField(
+        _("固定金额"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+    )
+    window_days = models.PositiveIntegerField(
+        _("归因窗口（天）"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("成交前多少天内在该客户上的贡献值参与分配。"),
+    )
+    effective_from = models.DateTimeField(_("生效时间"), default=timezone.now)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-effective_from"]
+        constraints = [models.UniqueConstraint(fields=["effective_from"], name="uniq_bonus_policy_effective_from")]
+        verbose_name = verbose_name_plural = _("奖金政策")
+
+    def __str__(self) -> str:
+        if self.basis == PoolBasis.RATE:
+            size = f"{self.rate_percent.normalize():f}%"
+        else:
+            size = f"¥{self.fixed_amount}"
+        return f"{self.name}（{size}，{self.window_days} 天）"
+
+    def clean(self) -> None:
+        if self.basis == PoolBasis.RATE and (self.rate_percent is None or self.rate_percent <= 0):
+            raise ValidationError({"rate_percent": _("按比例计算时，提成比例必须大于 0。")})
+        if self.basis == PoolBasis.FIXED and (self.fixed_amount is None or self.fixed_amount <= 0):
+            raise ValidationError({"fixed_amount": _("按固定金额计算时，金额必须大于 0。")})
+
+    @classmethod
+    def in_force_at(cls, moment) -> "BonusPolicy | None":
+        return cls.objects.filter(effective_from__lte=moment).order_by("-effective_from").first()
+
+
+class SplitStatus(models.TextChoices):
+    DRAFT = "draft", _("待审批")
+    APPROVED = "approved", _("已审批（冻结）")
+
+
+class BonusSplitQuerySet(models.QuerySet):
+    def current(self) -> "BonusSplitQuerySet":
+        """The latest entry of each deal's chain (one that no correction replaced)."""
+        return self.filter(correction__isnull=True)
+
+
+class BonusSplit(models.Model):
+    """A won deal's bonus pool split among reps by their points on the customer in the window."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="bonus_splits", verbose_name=_("交易"))
+    corrects = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="correction",
+        verbose_name=_("更正的分配"),
+    )
+    policy = models.ForeignKey(BonusPolicy, on_delete=models.PROTECT, related_name="splits", verbose_name=_("奖金政策"))
+    basis = models.CharField(_("奖金池计算方式"), max_length=8, choices=PoolBasis.choices)
+    rate_percent = models.DecimalField(_("提成比例（%）"), max_digits=7, decimal_places=4, null=True, blank=True)
+    deal_amount = models.DecimalField(_("成交金额"), max_digits=14, decimal_places=2)
+    pool = models.DecimalField(_("奖金池"), max_digits=14, decimal_places=2)
+    window_days = models.PositiveIntegerField(_("归因窗口（天）"))
+    window_start = models.DateTimeField(_("窗口开始"))
+    window_end = models.DateTimeField(_("窗口结束"))
+    total_points = models.PositiveIntegerField(_("总分"), default=0)
+    fell_back_to_owner = models.BooleanField(_("无贡献值，归负责人"), default=False)
+    contributions = models.ManyToManyField(
+        Contribution, blank=True, related_name="bonus_splits", verbose_name=_("计入的贡献值")
+    )
+    status = models.CharField(_("状态"), max_length=10, choices=SplitStatus.choices, default=SplitStatus.DRAFT)
+    reason = models.CharField(_("更正原因"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("生成人"),
+    )
+    approved_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("审批人"),
+    )
+    history = HistoricalRecords()
+
+    objects = BonusSplitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One original split per deal; everything after it is a correction in its chain.
+            models.UniqueConstraint(fields=["deal"], condition=Q(corrects__isnull=True), name="uniq_original_split_per_deal")
+        ]
+        verbose_name = verbose_name_plural = _("奖金分配")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.deal} · ¥{self.pool}"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status == SplitStatus.APPROVED
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            stored_status = BonusSplit.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            if stored_status == SplitStatus.APPROVED:
+                raise SplitIsFrozen(f"split {self.pk} is approved; correct it with a new split")
+        super().save(*args, **kwargs)
+
+
+class BonusShare(models.Model):
+    """One rep's share: points, the exact proportional quota, the cents it was rounded to, and
+    whether the largest-remainder step gave it one of the leftover cents."""
+
+    split = models.ForeignKey(BonusSplit, on_delete=models.CASCADE, related_name="shares", verbose_name=_("分配"))
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bonus_shares", verbose_name=_("销售")
+    )
+    points = models.PositiveIntegerField(_("贡献值"))
+    exact_quota = models.DecimalField(_("精确份额"), max_digits=24, decimal_places=10)
+    amount = models.DecimalField(_("分得金额"), max_digits=14, decimal_places=2)
+    remainder_cent = models.BooleanField(_("获得尾差 1 分"), default=False)
+    rank = models.PositiveSmallIntegerField(_("尾差顺位"))
+    first_contribution_at = models.DateTimeField(_("首次贡献时间"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["split", "rank"]
+        constraints = [models.UniqueConstraint(fields=["split", "rep"], name="uniq_share_per_split_rep")]
+        verbose_name = verbose_name_plural = _("奖金份额")
+
+    def __str__(self) -> str:
+        return f"{self.rep} ¥{self.amount}"
