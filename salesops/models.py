@@ -369,6 +369,7 @@ class Channel(models.TextChoices):
     WECOM_APP = "wecom_app", _("企业微信应用消息")
     WECOM_ROBOT = "wecom_robot", _("企业微信群机器人")
     EMAIL = "email", _("邮件")
+    CALL_ROBOT = "call_robot", _("外呼机器人")
 
 
 class NotificationStatus(models.TextChoices):
@@ -405,6 +406,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     delivered_at = models.DateTimeField(_("送达时间"), null=True, blank=True)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+    # What the outside system answered on success (WeCom msgid, the call robot's call_request_id).
+    external_id = models.CharField(_("外部编号"), max_length=100, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -417,13 +420,20 @@ class Notification(models.Model):
 
 
 class NotificationAttempt(models.Model):
+    """One delivery attempt of an outbox row (append-only): when, how long, and what came back."""
+
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="attempt_log")
-    attempted_at = models.DateTimeField(default=timezone.now)
-    ok = models.BooleanField(default=False)
-    detail = models.TextField(blank=True)
+    attempt_number = models.PositiveSmallIntegerField(_("第几次"), default=1)
+    attempted_at = models.DateTimeField(_("尝试时间"), default=timezone.now)
+    ok = models.BooleanField(_("成功"), default=False)
+    error_code = models.CharField(_("错误码"), max_length=40, blank=True)
+    duration_ms = models.PositiveIntegerField(_("耗时（毫秒）"), default=0)
+    detail = models.TextField(_("详情"), blank=True)
 
     class Meta:
         ordering = ["attempted_at"]
+        # Pacing counts the last minute's attempts per channel (WeCom drops the excess silently).
+        indexes = [models.Index(fields=["attempted_at"], name="notification_attempt_time")]
         verbose_name = verbose_name_plural = _("发送记录")
 
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 
-def deliver_notification(notification_id: int) -> None:
-    from .delivery_channels import deliver
+def deliver_notification(notification_id: int) -> str:
+    from .delivery import deliver
 
-    deliver(notification_id)
+    return deliver(notification_id)
+
+
+def deliver_due() -> int:
+    """Scheduled every minute (leads migration 'salesops.deliver_due')."""
+    from .delivery import deliver_due as sweep
+
+    return sweep()
