@@ -1,16 +1,93 @@
-"""Lead to cash (C1–C3): quotes and their versions, deals, receivables, payments."""
+"""Lead to cash (C1–C3): quotes and their versions, deals, receivables, payments, and the bank
+statements that prove payments arrived.
+
+Contract fields (docs/contracts.md) are kept as named: dashboards read QuoteVersion.status/sent_at
+(yellow light), Receivable.amount/paid_amount (green light) and the activities the services append.
+Money is Decimal everywhere; totals are computed by `leads.cash.quotes`, never posted by a browser.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from salesops.models import Customer, Hospital, Product
+
+ZERO = Decimal("0.00")
+MONEY = {"max_digits": 14, "decimal_places": 2}
+PERCENT = {"max_digits": 5, "decimal_places": 2, "validators": [MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))]}
+
+
+def _money_sum(expression) -> Coalesce:
+    return Coalesce(Sum(expression), Value(ZERO), output_field=DecimalField(**MONEY))
+
+
+# --- Settings ops edit in admin -----------------------------------------------------------------
+
+
+class CashSettings(models.Model):
+    """One row (pk=1) of lead-to-cash settings, edited by ops in admin (A4) and history-tracked."""
+
+    discount_limit_percent = models.DecimalField(
+        _("折扣审批线（%）"), default=Decimal("10.00"), help_text=_("任一明细折扣超过此值，发送前需主管审批。"), **PERCENT
+    )
+    default_tax_rate_percent = models.DecimalField(_("默认税率（%）"), default=Decimal("13.00"), **PERCENT)
+    quote_validity_days = models.PositiveSmallIntegerField(_("报价有效天数"), default=30)
+    deal_credit_window_days = models.PositiveSmallIntegerField(
+        _("参与销售统计窗口（天）"), default=180, help_text=_("成交前这么多天内在该客户上有动作的销售计为参与销售。")
+    )
+    default_payment_days = models.PositiveSmallIntegerField(_("默认账期（天）"), default=90)
+    match_days_before_due = models.PositiveSmallIntegerField(
+        _("匹配窗口：到期前（天）"), default=60, help_text=_("到账日期早于到期日多少天内仍视为该期回款。")
+    )
+    match_days_after_due = models.PositiveSmallIntegerField(
+        _("匹配窗口：到期后（天）"), default=365, help_text=_("医院付款常晚于到期日；超过此天数不再自动提议。")
+    )
+    company_name = models.CharField(_("公司名称"), max_length=100, default="浙江安康医疗器械有限公司")
+    company_address = models.CharField(_("公司地址"), max_length=200, default="浙江省杭州市滨江区江南大道 3888 号")
+    company_phone = models.CharField(_("公司电话"), max_length=40, default="0571-8888 6666")
+    company_bank = models.CharField(
+        _("收款账户"), max_length=200, default="中国工商银行杭州高新支行 1202 0260 0920 0123 456", blank=True
+    )
+    quote_terms = models.TextField(
+        _("报价条款"),
+        default="1. 以上价格含税（增值税专用发票）。\n2. 货到验收合格后按合同约定账期付款。\n3. 本报价在有效期内有效，逾期需重新报价。",
+        blank=True,
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = _("报价与回款设置")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+    def save(self, *args, **kwargs):
+        self.pk = 1  # a singleton: there is exactly one settings row
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "CashSettings":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+# --- Quotes (C1) ---------------------------------------------------------------------------------
+
+
+class QuoteQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "QuoteQuerySet":
+        """A3: a quote is visible exactly when its customer is."""
+        return self.filter(customer__in=Customer.objects.visible_to(user).values("pk"))
 
 
 class Quote(models.Model):
@@ -20,12 +97,17 @@ class Quote(models.Model):
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     history = HistoricalRecords()
 
+    objects = QuoteQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = verbose_name_plural = _("报价单")
 
     def __str__(self) -> str:
         return self.number
+
+    def latest_version(self) -> "QuoteVersion | None":
+        return self.versions.order_by("-version").first()
 
 
 class QuoteStatus(models.TextChoices):
@@ -37,19 +119,34 @@ class QuoteStatus(models.TextChoices):
     SUPERSEDED = "superseded", _("已被新版本取代")
 
 
+class QuoteVersionQuerySet(models.QuerySet):
+    def awaiting_confirmation(self, now=None, hours: int = 72) -> "QuoteVersionQuerySet":
+        """D1 yellow light: sent and not confirmed for more than `hours`."""
+        now = now or timezone.now()
+        return self.filter(status=QuoteStatus.SENT, sent_at__lt=now - timezone.timedelta(hours=hours))
+
+
 class QuoteVersion(models.Model):
     quote = models.ForeignKey(Quote, on_delete=models.PROTECT, related_name="versions", verbose_name=_("报价单"))
     version = models.PositiveIntegerField(_("版本"))
     status = models.CharField(_("状态"), max_length=12, choices=QuoteStatus.choices, default=QuoteStatus.DRAFT, db_index=True)
-    subtotal = models.DecimalField(_("不含税合计"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    tax_total = models.DecimalField(_("税额"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    total = models.DecimalField(_("含税合计"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    subtotal = models.DecimalField(_("不含税合计"), default=ZERO, **MONEY)
+    tax_total = models.DecimalField(_("税额"), default=ZERO, **MONEY)
+    total = models.DecimalField(_("含税合计"), default=ZERO, **MONEY)
     valid_until = models.DateField(_("有效期至"), null=True, blank=True)
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("创建人")
+    )
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
     rejected_at = models.DateTimeField(_("拒绝时间"), null=True, blank=True)
+    expired_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
+    superseded_at = models.DateTimeField(_("被取代时间"), null=True, blank=True)
     history = HistoricalRecords()
+
+    objects = QuoteVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["quote", "-version"]
@@ -60,19 +157,84 @@ class QuoteVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.quote.number} v{self.version}"
 
+    @property
+    def is_editable(self) -> bool:
+        """Only a draft changes; sending freezes a version for good."""
+        return self.status == QuoteStatus.DRAFT
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}"
+
+    def max_discount_percent(self) -> Decimal:
+        return max((line.discount_percent for line in self.lines.all()), default=ZERO)
+
+    def hours_waiting(self, now=None) -> float | None:
+        if self.status != QuoteStatus.SENT or not self.sent_at:
+            return None
+        return ((now or timezone.now()) - self.sent_at).total_seconds() / 3600
+
 
 class QuoteLine(models.Model):
+    """One priced line. Product model, name and unit are copied from the price list when the line
+    is added, so a sent version reads the same after the price list changes."""
+
     version = models.ForeignKey(QuoteVersion, on_delete=models.CASCADE, related_name="lines", verbose_name=_("版本"))
     product = models.ForeignKey(Product, on_delete=models.PROTECT, verbose_name=_("产品"))
-    quantity = models.PositiveIntegerField(_("数量"), default=1)
-    unit_price = models.DecimalField(_("单价"), max_digits=12, decimal_places=2)
-    discount_percent = models.DecimalField(_("折扣%"), max_digits=5, decimal_places=2, default=Decimal("0.00"))
-    tax_rate_percent = models.DecimalField(_("税率%"), max_digits=5, decimal_places=2, default=Decimal("13.00"))
+    product_model = models.CharField(_("型号"), max_length=60, blank=True)
+    product_name = models.CharField(_("名称"), max_length=120, blank=True)
+    unit = models.CharField(_("单位"), max_length=10, blank=True)
+    quantity = models.PositiveIntegerField(_("数量"), default=1, validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(_("单价"), max_digits=12, decimal_places=2, validators=[MinValueValidator(ZERO)])
+    discount_percent = models.DecimalField(_("折扣%"), default=ZERO, **PERCENT)
+    tax_rate_percent = models.DecimalField(_("税率%"), default=Decimal("13.00"), **PERCENT)
+    line_subtotal = models.DecimalField(_("不含税金额"), default=ZERO, **MONEY)
+    line_tax = models.DecimalField(_("税额"), default=ZERO, **MONEY)
+    line_total = models.DecimalField(_("含税金额"), default=ZERO, **MONEY)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["pk"]
         verbose_name = verbose_name_plural = _("报价明细")
+
+    def __str__(self) -> str:
+        return f"{self.product_model} ×{self.quantity}"
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("已驳回")
+
+
+class DiscountApproval(models.Model):
+    """A supervisor's decision on a discount above the limit. Approving appends an `approval`
+    activity with the approver as rep (evidence-backed, KPI 2)."""
+
+    version = models.ForeignKey(QuoteVersion, on_delete=models.CASCADE, related_name="approvals", verbose_name=_("报价版本"))
+    discount_percent = models.DecimalField(_("申请折扣（%）"), **PERCENT)
+    reason = models.CharField(_("申请理由"), max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    status = models.CharField(_("状态"), max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("审批人")
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = verbose_name_plural = _("折扣审批")
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.discount_percent}%"
+
+
+# --- Deals, receivables, payments (C2) ------------------------------------------------------------
 
 
 class DealStatus(models.TextChoices):
@@ -80,7 +242,49 @@ class DealStatus(models.TextChoices):
     LOST = "lost", _("丢单")
 
 
+class LostReason(models.Model):
+    """The list ops maintain in admin so lost deals can be counted by reason."""
+
+    name = models.CharField(_("丢单原因"), max_length=40, unique=True)
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+    active = models.BooleanField(_("启用"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = verbose_name_plural = _("丢单原因")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DealQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "DealQuerySet":
+        return self.filter(customer__in=Customer.objects.visible_to(user).values("pk"))
+
+    def with_progress(self) -> "DealQuerySet":
+        """Receivable and paid sums per deal in SQL (subqueries, so the reps join cannot double them)."""
+        receivables = Receivable.objects.filter(deal=OuterRef("pk")).order_by().values("deal")
+        return self.annotate(
+            receivable_total=Coalesce(
+                Subquery(receivables.annotate(s=Sum("amount")).values("s")), Value(ZERO), output_field=DecimalField(**MONEY)
+            ),
+            paid_total=Coalesce(
+                Subquery(receivables.annotate(s=Sum("paid_amount")).values("s")), Value(ZERO), output_field=DecimalField(**MONEY)
+            ),
+        )
+
+    def paid_at_least(self, ratio: Decimal = Decimal("0.9")) -> "DealQuerySet":
+        """D1 green light: won deals whose payments cover ≥ ratio of their receivables."""
+        return (
+            self.filter(status=DealStatus.WON)
+            .with_progress()
+            .filter(receivable_total__gt=0, paid_total__gte=ExpressionWrapper(F("receivable_total") * ratio, output_field=DecimalField(**MONEY)))
+        )
+
+
 class Deal(models.Model):
+    number = models.CharField(_("合同号"), max_length=30, blank=True, db_index=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="deals", verbose_name=_("客户"))
     hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="deals", verbose_name=_("医院"))
     quote_version = models.OneToOneField(
@@ -91,39 +295,87 @@ class Deal(models.Model):
     )
     reps = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="deals", verbose_name=_("参与销售"))
     status = models.CharField(_("状态"), max_length=8, choices=DealStatus.choices, default=DealStatus.WON, db_index=True)
-    amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2)
+    amount = models.DecimalField(_("金额"), **MONEY)
     product_summary = models.CharField(_("产品型号"), max_length=200, blank=True)
     closed_at = models.DateTimeField(_("成交时间"), default=timezone.now, db_index=True)
     lost_reason = models.CharField(_("丢单原因"), max_length=200, blank=True)
-    history = HistoricalRecords()
+    lost_reason_choice = models.ForeignKey(
+        LostReason, on_delete=models.PROTECT, null=True, blank=True, related_name="deals", verbose_name=_("丢单原因分类")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("录入人")
+    )
+    history = HistoricalRecords()  # reps are fixed when the deal closes
+
+    objects = DealQuerySet.as_manager()
 
     class Meta:
         ordering = ["-closed_at"]
+        constraints = [models.UniqueConstraint(fields=["number"], condition=~Q(number=""), name="uniq_deal_number")]
         verbose_name = verbose_name_plural = _("交易")
 
     def __str__(self) -> str:
-        return f"{self.hospital} ¥{self.amount}"
+        return f"{self.number or self.pk} {self.hospital} ¥{self.amount}"
+
+
+class ReceivableQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ReceivableQuerySet":
+        return self.filter(deal__customer__in=Customer.objects.visible_to(user).values("pk"))
+
+    def open(self) -> "ReceivableQuerySet":
+        return self.filter(deal__status=DealStatus.WON, paid_amount__lt=F("amount"))
+
+    def overdue(self, today: date | None = None) -> "ReceivableQuerySet":
+        return self.open().filter(due_date__lt=today or timezone.localdate())
+
+    def with_outstanding(self) -> "ReceivableQuerySet":
+        return self.annotate(outstanding=ExpressionWrapper(F("amount") - F("paid_amount"), output_field=DecimalField(**MONEY)))
 
 
 class Receivable(models.Model):
-    """One instalment of a deal's receivable."""
+    """One instalment of a deal's receivable; `paid_amount` is kept equal to the sum of its payments
+    by `payment_record` (the only writer)."""
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="receivables", verbose_name=_("交易"))
     sequence = models.PositiveSmallIntegerField(_("期次"), default=1)
-    amount = models.DecimalField(_("应收金额"), max_digits=14, decimal_places=2)
+    amount = models.DecimalField(_("应收金额"), **MONEY)
     due_date = models.DateField(_("到期日"))
-    paid_amount = models.DecimalField(_("已收金额"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    paid_amount = models.DecimalField(_("已收金额"), default=ZERO, **MONEY)
     history = HistoricalRecords()
+
+    objects = ReceivableQuerySet.as_manager()
 
     class Meta:
         ordering = ["deal", "sequence"]
         constraints = [models.UniqueConstraint(fields=["deal", "sequence"], name="uniq_receivable_sequence")]
+        indexes = [models.Index(fields=["due_date"], name="receivable_due")]
         verbose_name = verbose_name_plural = _("应收款")
+
+    def __str__(self) -> str:
+        return f"{self.deal.number or self.deal_id} 第{self.sequence}期 ¥{self.amount}"
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.paid_amount
+
+    @property
+    def progress_percent(self) -> int:
+        return progress_percent(self.paid_amount, self.amount)
+
+    def is_overdue(self, today: date | None = None) -> bool:
+        return self.paid_amount < self.amount and self.due_date < (today or timezone.localdate())
+
+
+def progress_percent(paid: Decimal, total: Decimal) -> int:
+    """Whole percent, rounded down so 89.99 % never shows as the green 90 %."""
+    if not total:
+        return 0
+    return min(100, int(paid * 100 // total))
 
 
 class Payment(models.Model):
     receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="payments", verbose_name=_("应收款"))
-    amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2)
+    amount = models.DecimalField(_("金额"), **MONEY)
     received_on = models.DateField(_("到账日期"))
     pushed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -138,8 +390,203 @@ class Payment(models.Model):
     )
     recorded_at = models.DateTimeField(_("录入时间"), default=timezone.now)
     reference = models.CharField(_("流水号/备注"), max_length=120, blank=True)
+    statement_row = models.ForeignKey(
+        "StatementRow", on_delete=models.PROTECT, null=True, blank=True, related_name="payments", verbose_name=_("银行流水")
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-received_on", "-pk"]
         verbose_name = verbose_name_plural = _("回款")
+
+    def __str__(self) -> str:
+        return f"¥{self.amount} {self.received_on}"
+
+
+# --- Bank statements (C3) ---------------------------------------------------------------------
+
+
+class BankAccount(models.Model):
+    """Our own account at a bank, with the column map its exports use. The map is configured (from
+    a preset, then edited in admin), never guessed: see `leads.cash.bankfiles`."""
+
+    name = models.CharField(_("账户名称"), max_length=60, unique=True)
+    bank = models.CharField(_("银行格式预设"), max_length=30, help_text=_("选择预设后保存，空列映射会按预设填写。"))
+    account_number = models.CharField(_("账号"), max_length=40, blank=True)
+    column_map = models.JSONField(_("列映射"), default=dict, blank=True)
+    active = models.BooleanField(_("启用"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = _("银行账户")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .bankfiles import PRESETS, validate_column_map
+
+        if not self.column_map and self.bank in PRESETS:
+            self.column_map = dict(PRESETS[self.bank]["map"])
+        validate_column_map(self.column_map)
+
+
+class StatementStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    PROCESSING = "processing", _("处理中")
+    DONE = "done", _("已导入")
+    FAILED = "failed", _("未导入（文件有错误）")
+
+
+def statement_upload_path(instance: "BankStatement", filename: str) -> str:
+    import uuid
+
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"bank-statements/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{suffix}"
+
+
+class BankStatement(models.Model):
+    """One uploaded export. Imported atomically by a task: every row or none, with line errors."""
+
+    account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="statements", verbose_name=_("银行账户"))
+    file = models.FileField(_("文件"), upload_to=statement_upload_path)
+    original_name = models.CharField(_("文件名"), max_length=255)
+    sha256 = models.CharField(max_length=64, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人"))
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+    status = models.CharField(_("状态"), max_length=12, choices=StatementStatus.choices, default=StatementStatus.QUEUED, db_index=True)
+    encoding = models.CharField(_("编码"), max_length=20, blank=True)
+    header_line = models.PositiveIntegerField(_("表头行"), null=True, blank=True)
+    total_rows = models.PositiveIntegerField(_("数据行"), default=0)
+    new_rows = models.PositiveIntegerField(_("新增行"), default=0)
+    duplicate_rows = models.PositiveIntegerField(_("重复行"), default=0)
+    skipped_rows = models.PositiveIntegerField(_("跳过的合计/空行"), default=0)
+    proposals = models.PositiveIntegerField(_("匹配建议"), default=0)
+    error = models.TextField(_("错误"), blank=True)
+    line_errors = models.JSONField(_("行错误"), default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["line_errors"])
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+        verbose_name = verbose_name_plural = _("银行流水文件")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class RowStatus(models.TextChoices):
+    PROPOSED = "proposed", _("高置信度待确认")
+    REVIEW = "review", _("待人工复核")
+    MATCHED = "matched", _("已确认回款")
+    IGNORED = "ignored", _("非回款，已忽略")
+    OUTGOING = "outgoing", _("支出")
+
+
+class StatementRow(models.Model):
+    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="rows", verbose_name=_("流水文件"))
+    account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="rows", verbose_name=_("银行账户"))
+    line_number = models.PositiveIntegerField(_("行号"))
+    booked_on = models.DateField(_("交易日期"), db_index=True)
+    booked_time = models.CharField(_("交易时间"), max_length=20, blank=True)
+    amount = models.DecimalField(_("金额（收入为正）"), **MONEY)
+    balance = models.DecimalField(_("余额"), null=True, blank=True, **MONEY)
+    balance_text = models.CharField(_("余额（原文）"), max_length=40, blank=True)
+    reference = models.CharField(_("流水号"), max_length=80, blank=True)
+    payer_name = models.CharField(_("对方户名"), max_length=200, blank=True)
+    payer_account = models.CharField(_("对方账号"), max_length=80, blank=True)
+    payer_key = models.CharField(_("规范化户名"), max_length=200, blank=True, db_index=True)
+    memo = models.CharField(_("摘要/附言"), max_length=500, blank=True)
+    dedupe_key = models.CharField(max_length=64)
+    status = models.CharField(_("状态"), max_length=10, choices=RowStatus.choices, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("确认人")
+    )
+    decided_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["booked_on", "line_number"]
+        constraints = [models.UniqueConstraint(fields=["account", "dedupe_key"], name="uniq_statement_row_per_account")]
+        verbose_name = verbose_name_plural = _("银行流水行")
+
+    def __str__(self) -> str:
+        return f"{self.booked_on} {self.payer_name} ¥{self.amount}"
+
+
+class ProposalKind(models.TextChoices):
+    EXACT = "exact", _("金额唯一且付款方已知")
+    CANDIDATE = "candidate", _("候选")
+    PARTIAL = "partial", _("部分付款")
+    COMBINED = "combined", _("合并付款")
+
+
+class Confidence(models.TextChoices):
+    HIGH = "high", _("高")
+    MEDIUM = "medium", _("中")
+    LOW = "low", _("低")
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", _("待确认")
+    CONFIRMED = "confirmed", _("已确认")
+    DISMISSED = "dismissed", _("未采用")
+
+
+class MatchProposal(models.Model):
+    """A suggested allocation of one statement row to one or more receivables. Never applied by
+    itself: a person confirms (`statement_row_confirm`)."""
+
+    row = models.ForeignKey(StatementRow, on_delete=models.CASCADE, related_name="match_proposals", verbose_name=_("流水行"))
+    rank = models.PositiveSmallIntegerField(_("排名"), default=1)
+    kind = models.CharField(_("类型"), max_length=10, choices=ProposalKind.choices)
+    confidence = models.CharField(_("置信度"), max_length=8, choices=Confidence.choices)
+    score = models.PositiveSmallIntegerField(_("得分"), default=0)
+    reasons = models.JSONField(_("依据"), default=list, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.OPEN, db_index=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["row", "rank"]
+        verbose_name = verbose_name_plural = _("匹配建议")
+
+    def __str__(self) -> str:
+        return f"{self.row} → #{self.rank} ({self.get_kind_display()})"
+
+
+class MatchAllocation(models.Model):
+    proposal = models.ForeignKey(MatchProposal, on_delete=models.CASCADE, related_name="allocations", verbose_name=_("匹配建议"))
+    receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="+", verbose_name=_("应收款"))
+    amount = models.DecimalField(_("分配金额"), **MONEY)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = verbose_name_plural = _("匹配分配")
+
+
+class PayerAlias(models.Model):
+    """A payer name seen on statements that belongs to a hospital ("known payer"). Learned when a
+    person confirms a match; ops can add or correct them in admin."""
+
+    payer_key = models.CharField(_("规范化户名"), max_length=200, unique=True)
+    payer_name = models.CharField(_("对方户名"), max_length=200)
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="payer_aliases", verbose_name=_("医院"))
+    learned = models.BooleanField(_("确认匹配时学习"), default=False)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["payer_name"]
+        verbose_name = verbose_name_plural = _("已知付款方")
+
+    def __str__(self) -> str:
+        return f"{self.payer_name} → {self.hospital}"
+
+    def save(self, *args, **kwargs):
+        from .matching import normalise_name
+
+        self.payer_key = normalise_name(self.payer_name)
+        super().save(*args, **kwargs)
