@@ -1,0 +1,449 @@
+"""Evidence files: validated by content, never by name (V3), and measured (V5, V6).
+
+Each `inspect_*` takes the uploaded bytes and returns an `Inspected` with the detected type, the
+SHA-256 and what the file tells about itself (EXIF time and GPS, perceptual hashes, a thumbnail,
+pages, duration) — or raises `FileRejected` with a Chinese message that names the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import struct
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+import pillow_heif
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+pillow_heif.register_heif_opener()
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MB = 1024 * 1024
+DEFAULT_LIMITS = {"photo": 20 * MB, "pdf": 20 * MB, "audio": 25 * MB}
+DEFAULT_MAX_PIXELS = 60_000_000  # a 50 MP phone sensor fits; a decompression bomb does not
+THUMBNAIL_SIZE = (640, 640)
+
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+MP4_AUDIO_BRANDS = {b"M4A ", b"M4B ", b"mp42", b"mp41", b"isom", b"iso2", b"iso5", b"iso6", b"3gp4", b"3gp5", b"3gp6", b"dash"}
+
+
+class FileRejected(Exception):
+    """The upload is refused; `message` says why in the user's language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Inspected:
+    data: bytes
+    content_type: str
+    extension: str
+    sha256: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    exif: dict = field(default_factory=dict)
+    taken_at: datetime | None = None
+    gps: tuple[float, float] | None = None
+    phash: str = ""
+    dhash: str = ""
+    thumbnail: bytes | None = None
+    pages: int | None = None
+    duration_seconds: float | None = None
+    notes: list[dict] = field(default_factory=list)  # facts about the file worth a flag
+
+
+def _limit(kind: str) -> int:
+    limits = {**DEFAULT_LIMITS, **getattr(settings, "VISITS_MAX_UPLOAD_BYTES", {})}
+    return limits[kind]
+
+
+def read_upload(upload: UploadedFile, kind: str) -> bytes:
+    """Read an upload, refusing empty or oversized files before holding them in memory."""
+    limit = _limit(kind)
+    if upload.size is not None and upload.size > limit:
+        raise FileRejected(_("文件过大（%(size).1f MB），上限为 %(limit)d MB。") % {"size": upload.size / MB, "limit": limit // MB})
+    chunks, total = [], 0
+    for chunk in upload.chunks():
+        total += len(chunk)
+        if total > limit:
+            raise FileRejected(_("文件过大，上限为 %(limit)d MB。") % {"limit": limit // MB})
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    if not data:
+        raise FileRejected(_("文件是空的，请重新选择。"))
+    return data
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _what_is_it(data: bytes) -> str | None:
+    """A human name for common non-evidence formats, so a refusal can say what was sent."""
+    if data[:2] == b"MZ":
+        return _("Windows 可执行程序")
+    if data[:4] == b"\x7fELF":
+        return _("可执行程序")
+    if data[:4] == b"PK\x03\x04":
+        return _("压缩包或 Office 文档")
+    if data.lstrip()[:5] == b"%PDF-":
+        return "PDF"
+    if data[:4] in (b"Rar!", b"7z\xbc\xaf"):
+        return _("压缩包")
+    if data.lstrip()[:1] in (b"<", b"{"):
+        return _("网页或文本")
+    return None
+
+
+# --- Photos -----------------------------------------------------------------------------------
+
+
+def sniff_image(data: bytes) -> tuple[str, str] | None:
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg", ".jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png", ".png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", ".webp"
+    if data[4:8] == b"ftyp" and (data[8:12] in HEIF_BRANDS or any(data[i : i + 4] in HEIF_BRANDS for i in range(16, 40, 4))):
+        return "image/heic", ".heic"
+    return None
+
+
+def max_pixels() -> int:
+    return int(getattr(settings, "VISITS_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS))
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Open, bound the pixel count, verify the structure, then reopen and decode fully (verify()
+    leaves the image unusable, and only a full decode finds a truncated file)."""
+    limit = max_pixels()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            probe = Image.open(io.BytesIO(data))
+            width, height = probe.size
+            if width * height > limit:
+                raise FileRejected(
+                    _("图片像素过大（%(w)d×%(h)d），上限约 %(mp)d 百万像素，疑似“解压炸弹”，已拒收。")
+                    % {"w": width, "h": height, "mp": limit // 1_000_000}
+                )
+            probe.verify()
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except FileRejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise FileRejected(_("图片像素过大，疑似“解压炸弹”，已拒收。"))
+        except UnidentifiedImageError:
+            raise FileRejected(_("无法识别的图片内容，请用手机相机重新拍摄。"))
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+            if "truncated" in str(exc).lower():
+                raise FileRejected(_("图片文件不完整（传输中断或已损坏），请重新上传。"))
+            raise FileRejected(_("图片文件已损坏，无法打开：%(error)s") % {"error": str(exc)[:80]})
+    return image
+
+
+def _rational(value) -> float:
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError("not a finite number")
+    return result
+
+
+def _degrees(values, ref) -> float | None:
+    try:
+        if isinstance(values, (int, float)) or not hasattr(values, "__len__"):
+            degrees = _rational(values)
+        else:
+            parts = [_rational(v) for v in values] + [0.0, 0.0]
+            degrees = parts[0] + parts[1] / 60 + parts[2] / 3600
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    ref = ref.decode(errors="ignore") if isinstance(ref, bytes) else str(ref or "")
+    if ref.strip().upper() in ("S", "W"):
+        degrees = -degrees
+    return degrees
+
+
+def parse_exif_datetime(value, offset=None) -> datetime | None:
+    """EXIF times carry no zone: read them as the rep's local time (Asia/Shanghai) unless an
+    OffsetTime tag says otherwise. Malformed or zero dates are unknown, not fake."""
+    if isinstance(value, bytes):
+        value = value.decode(errors="ignore")
+    if not isinstance(value, str):
+        return None
+    value = value.strip("\x00 ").strip()
+    try:
+        naive = datetime.strptime(value[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    if isinstance(offset, bytes):
+        offset = offset.decode(errors="ignore")
+    if isinstance(offset, str) and len(offset.strip()) >= 6 and offset.strip()[0] in "+-":
+        text = offset.strip()
+        try:
+            sign = 1 if text[0] == "+" else -1
+            delta = timedelta(hours=int(text[1:3]), minutes=int(text[4:6]))
+            return naive.replace(tzinfo=dt_timezone(sign * delta))
+        except ValueError:
+            pass
+    return naive.replace(tzinfo=SHANGHAI)
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        value = value.decode(errors="ignore")
+    return str(value).strip("\x00 ").strip() if value is not None else ""
+
+
+def read_exif(image: Image.Image) -> tuple[dict, datetime | None, tuple[float, float] | None]:
+    """(facts for the supervisor, capture time, WGS-84 GPS) — each part may be missing."""
+    try:
+        exif = image.getexif()
+    except Exception:  # noqa: BLE001 - a broken EXIF block is "no EXIF", not a broken photo
+        return {}, None, None
+    facts: dict = {}
+    for tag, name in ((0x010F, "make"), (0x0110, "model"), (0x0131, "software"), (0x0132, "datetime"), (0x0112, "orientation")):
+        if tag in exif:
+            facts[name] = _text(exif[tag]) if name != "orientation" else exif[tag]
+    try:
+        exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    except Exception:  # noqa: BLE001
+        exif_ifd = {}
+    for tag, name in ((0x9003, "datetime_original"), (0x9004, "datetime_digitized"), (0x9011, "offset_time_original")):
+        if tag in exif_ifd:
+            facts[name] = _text(exif_ifd[tag])
+    taken_at, source = None, ""
+    for name in ("datetime_original", "datetime_digitized", "datetime"):
+        taken_at = parse_exif_datetime(facts.get(name), facts.get("offset_time_original"))
+        if taken_at:
+            source = name
+            break
+    if taken_at:
+        facts["taken_at_source"] = source
+    gps = None
+    try:
+        gps_ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    except Exception:  # noqa: BLE001
+        gps_ifd = {}
+    if 2 in gps_ifd and 4 in gps_ifd:
+        lat, lon = _degrees(gps_ifd[2], gps_ifd.get(1)), _degrees(gps_ifd[4], gps_ifd.get(3))
+        if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180 and (lat, lon) != (0, 0):
+            gps = (round(lat, 6), round(lon, 6))
+            facts["gps"] = {"latitude": gps[0], "longitude": gps[1]}
+            try:
+                if 6 in gps_ifd:
+                    facts["gps"]["altitude"] = round(_rational(gps_ifd[6]), 1)
+            except (TypeError, ValueError, ZeroDivisionError):
+                pass
+        else:
+            facts["gps_malformed"] = True
+    return facts, taken_at, gps
+
+
+# 32×32 DCT basis rows for the lowest 8 frequencies (pHash).
+_DCT = [[math.cos((2 * x + 1) * u * math.pi / 64) for x in range(32)] for u in range(8)]
+
+
+def perceptual_hash(image: Image.Image) -> str:
+    """pHash: 32×32 grey, 2-D DCT, the 8×8 lowest frequencies compared with their median
+    (DC term left out of the median). 64 bits as 16 hex digits."""
+    grey = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    pixels = list(grey.getdata())
+    rows = [pixels[i * 32 : (i + 1) * 32] for i in range(32)]
+    # Columns first: temp[u][x] = sum_y C[u][y] * P[y][x]; then D[u][v] = sum_x temp[u][x] * C[v][x].
+    temp = [[sum(_DCT[u][y] * rows[y][x] for y in range(32)) for x in range(32)] for u in range(8)]
+    coefficients = [sum(temp[u][x] * _DCT[v][x] for x in range(32)) for u in range(8) for v in range(8)]
+    median = sorted(coefficients[1:])[31]
+    bits = 0
+    for value in coefficients:
+        bits = (bits << 1) | (1 if value > median else 0)
+    return f"{bits:016x}"
+
+
+def difference_hash(image: Image.Image) -> str:
+    """dHash: 9×8 grey, each pixel brighter than its right neighbour → 1."""
+    grey = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
+    pixels = list(grey.getdata())
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = (bits << 1) | (1 if pixels[row * 9 + col] > pixels[row * 9 + col + 1] else 0)
+    return f"{bits:016x}"
+
+
+def hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def inspect_photo(data: bytes) -> Inspected:
+    detected = sniff_image(data)
+    if detected is None:
+        what = _what_is_it(data)
+        if what:
+            raise FileRejected(_("这不是照片（检测到：%(what)s），请上传 JPEG、PNG、WebP 或 HEIC 图片。") % {"what": what})
+        raise FileRejected(_("这不是可识别的照片格式，请上传 JPEG、PNG、WebP 或 HEIC 图片。"))
+    content_type, extension = detected
+    image = open_image(data)
+    facts, taken_at, gps = read_exif(image)
+    upright = ImageOps.exif_transpose(image)
+    # Hashes on a small upright copy: rotation metadata must not make a repeat look new.
+    small = upright.copy()
+    small.thumbnail((256, 256), Image.Resampling.BILINEAR)
+    thumb = upright.convert("RGB") if upright.mode not in ("RGB", "L") else upright.copy()
+    thumb.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    thumb.save(buffer, "JPEG", quality=80, optimize=True)
+    facts["format"] = image.format or content_type
+    return Inspected(
+        data=data,
+        content_type=content_type,
+        extension=extension,
+        sha256=sha256_of(data),
+        size=len(data),
+        width=upright.width,
+        height=upright.height,
+        exif=facts,
+        taken_at=taken_at,
+        gps=gps,
+        phash=perceptual_hash(small),
+        dhash=difference_hash(small),
+        thumbnail=buffer.getvalue(),
+    )
+
+
+# --- PDFs -------------------------------------------------------------------------------------
+
+
+def inspect_pdf(data: bytes) -> Inspected:
+    """A real PDF: the %PDF- header, an end-of-file marker, and a cross-reference table/trailer
+    that pypdf can read to at least one page. A slightly broken xref that pypdf can recover
+    (common with scanner software) is accepted and noted for the supervisor."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    header_at = data.find(b"%PDF-", 0, 1024)
+    if header_at < 0:
+        what = _what_is_it(data)
+        if what and what != "PDF":
+            raise FileRejected(_("这不是 PDF 文件（检测到：%(what)s），请上传签字文件的 PDF 扫描件。") % {"what": what})
+        raise FileRejected(_("这不是 PDF 文件（缺少 PDF 文件头），请上传签字文件的 PDF 扫描件。"))
+    if b"%%EOF" not in data[-2048:]:
+        raise FileRejected(_("PDF 文件不完整（缺少文件结尾标记），可能上传中断，请重新上传。"))
+    notes: list[dict] = []
+    pypdf_log = logging.getLogger("pypdf")
+    previous_level = pypdf_log.level
+    pypdf_log.setLevel(logging.CRITICAL)
+    try:
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=True)
+            pages = len(reader.pages)
+        except Exception:  # noqa: BLE001 - any strict failure: try the recovering reader below
+            try:
+                reader = PdfReader(io.BytesIO(data), strict=False)
+                pages = len(reader.pages)
+            except (PdfReadError, Exception) as exc:  # noqa: BLE001
+                raise FileRejected(_("PDF 文件已损坏，无法读取（%(error)s），请重新扫描。") % {"error": str(exc)[:80]})
+            notes.append({"code": "pdf_repaired", "message": _("PDF 交叉引用表损坏，已按修复方式读取")})
+        if reader.is_encrypted:
+            raise FileRejected(_("PDF 已加密，请上传未加密的扫描件。"))
+    finally:
+        pypdf_log.setLevel(previous_level)
+    if pages < 1:
+        raise FileRejected(_("PDF 没有页面，请重新扫描。"))
+    return Inspected(
+        data=data, content_type="application/pdf", extension=".pdf", sha256=sha256_of(data), size=len(data), pages=pages, notes=notes
+    )
+
+
+# --- Audio ------------------------------------------------------------------------------------
+
+
+def sniff_audio(data: bytes) -> tuple[str, str] | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav", ".wav"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "audio/webm", ".webm"
+    if data[:4] == b"OggS":
+        return "audio/ogg", ".ogg"
+    if data[:4] == b"fLaC":
+        return "audio/flac", ".flac"
+    if data[:6] == b"#!AMR\n":
+        return "audio/amr", ".amr"
+    if data[4:8] == b"ftyp" and data[8:12] in MP4_AUDIO_BRANDS:
+        return "audio/mp4", ".m4a"
+    if data[:3] == b"ID3":
+        return "audio/mpeg", ".mp3"
+    if len(data) > 1 and data[0] == 0xFF and (data[1] & 0xF6) == 0xF0:
+        return "audio/aac", ".aac"
+    if len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0:
+        return "audio/mpeg", ".mp3"
+    return None
+
+
+def _wav_duration(data: bytes) -> float | None:
+    """Walk the RIFF chunks: fmt gives the byte rate, data its length."""
+    offset, byte_rate, data_size = 12, None, None
+    while offset + 8 <= len(data):
+        chunk_id, size = data[offset : offset + 4], struct.unpack("<I", data[offset + 4 : offset + 8])[0]
+        if chunk_id == b"fmt " and size >= 16:
+            byte_rate = struct.unpack("<I", data[offset + 16 : offset + 20])[0]
+        elif chunk_id == b"data":
+            data_size = min(size, len(data) - offset - 8)
+            break
+        offset += 8 + size + (size & 1)
+    if not byte_rate or data_size is None:
+        return None
+    return data_size / byte_rate
+
+
+def inspect_audio(data: bytes) -> Inspected:
+    detected = sniff_audio(data)
+    if detected is None:
+        what = _what_is_it(data)
+        if what:
+            raise FileRejected(_("这不是录音文件（检测到：%(what)s），支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。") % {"what": what})
+        raise FileRejected(_("无法识别的录音格式，支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"))
+    content_type, extension = detected
+    duration = None
+    if content_type == "audio/wav":
+        duration = _wav_duration(data)
+        if not duration:
+            raise FileRejected(_("WAV 录音没有声音数据，请重新录制。"))
+    elif len(data) < 512:
+        raise FileRejected(_("录音太短或为空，请重新录制。"))
+    return Inspected(
+        data=data,
+        content_type=content_type,
+        extension=extension,
+        sha256=sha256_of(data),
+        size=len(data),
+        duration_seconds=round(duration, 2) if duration else None,
+    )
+
+
+def inspect(kind: str, data: bytes) -> Inspected:
+    """kind is a module kind: photo, signed_document/document (PDF), voice_memo."""
+    if kind == "photo":
+        return inspect_photo(data)
+    if kind in ("signed_document", "document"):
+        return inspect_pdf(data)
+    if kind == "voice_memo":
+        return inspect_audio(data)
+    raise ValueError(f"not a file module: {kind}")
+
+
+def limit_kind(module_kind: str) -> str:
+    return {"photo": "photo", "voice_memo": "audio"}.get(module_kind, "pdf")
