@@ -11,13 +11,27 @@ customer_patterns = (
     [
         path("", views.customer_list, name="list"),
         path("<int:pk>/", views.customer_detail, name="detail"),
+        path("<int:pk>/edit/", views.customer_edit, name="edit"),
     ],
     "customers",
+)
+
+hospital_patterns = (
+    [
+        path("", views.hospital_list, name="list"),
+        path("<int:pk>/", views.hospital_detail, name="detail"),
+    ],
+    "hospitals",
 )
 
 import_patterns = (
     [
         path("", imports_views.import_list, name="list"),
+        path("<str:kind>/new/", imports_views.import_upload, name="upload"),
+        path("<str:kind>/template.xlsx", imports_views.import_template, name="template"),
+        path("job/<int:pk>/", imports_views.import_detail, name="detail"),
+        path("job/<int:pk>/confirm/", imports_views.import_confirm_view, name="confirm"),
+        path("job/<int:pk>/cancel/", imports_views.import_cancel_view, name="cancel"),
     ],
     "imports",
 )
@@ -29,6 +43,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("customers/", include(customer_patterns)),
+    path("hospitals/", include(hospital_patterns)),
     path("imports/", include(import_patterns)),
     path("api/v1/", include("leads.api_urls")),
     path("leads/", include("leads.urls")),
