@@ -1,0 +1,342 @@
+"""Read models for the scoring pages. Every page aggregates in SQL with a fixed number of queries,
+whatever the number of contributions it summarises (STYLE habit 5)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, TruncHour
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from .models import Behaviour, BonusShare, BonusSplit, Contribution
+from .periods import Period
+
+BEHAVIOURS = [(value, str(label)) for value, label in Behaviour.choices]
+# One colour per behaviour (the legend, the timeline marks and the PDF share them).
+BEHAVIOUR_COLOURS = {
+    Behaviour.LEAD_INTRODUCED: "#1f6feb",
+    Behaviour.NEEDS_DIAGNOSIS: "#8250df",
+    Behaviour.SOLUTION_DEMO: "#e36209",
+    Behaviour.DEAN_VISIT: "#d93025",
+    Behaviour.PAYMENT_PUSH: "#1e9e53",
+}
+WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"]
+
+
+def person_name(first: str, last: str, username: str) -> str:
+    """Chinese order: 王伟 (surname first); falls back to the login name."""
+    return f"{last or ''}{first or ''}".strip() or username
+
+
+def display_name(user) -> str:
+    return person_name(user.first_name, user.last_name, user.username)
+
+
+def heat(points: int, maximum: int) -> dict:
+    """A heat-map cell's shade: opacity 0.12–1.0 by points (empty cells stay blank), and whether
+    the text on it needs to be light."""
+    if not points or not maximum:
+        return {"alpha": "0", "dark": False}
+    alpha = 0.12 + 0.88 * points / maximum
+    return {"alpha": f"{alpha:.2f}", "dark": alpha > 0.55}
+
+
+# --- 我的贡献值 and the team overview -------------------------------------------------------------
+
+
+@dataclass
+class PointsRow:
+    key: int
+    name: str
+    month: int = 0
+    quarter: int = 0
+    actions: int = 0
+    by_behaviour: dict = field(default_factory=dict)  # behaviour → {"month": n, "quarter": n}
+
+    def cells(self) -> list[dict]:
+        return [{"behaviour": b, **self.by_behaviour.get(b, {"month": 0, "quarter": 0})} for b, _ in BEHAVIOURS]
+
+
+def _pivot(rows, key: str, name) -> list[PointsRow]:
+    table: dict[int, PointsRow] = {}
+    for row in rows:
+        entry = table.setdefault(row[key], PointsRow(row[key], name(row)))
+        entry.month += row["month"]
+        entry.quarter += row["quarter"]
+        entry.actions += row["actions"]
+        entry.by_behaviour[row["behaviour"]] = {"month": row["month"], "quarter": row["quarter"]}
+    return sorted(table.values(), key=lambda entry: (-entry.quarter, -entry.month, entry.name))
+
+
+def _month_and_quarter(queryset: QuerySet, month: Period, quarter: Period, *group) -> QuerySet:
+    return (
+        queryset.between(quarter.start, quarter.end)
+        .values(*group, "behaviour")
+        .annotate(
+            quarter=Sum("points"),
+            month=Coalesce(Sum("points", filter=Q(occurred_at__gte=month.start, occurred_at__lt=month.end)), 0),
+            actions=Count("pk"),
+        )
+        .order_by()
+    )
+
+
+def behaviour_totals(rows: list[PointsRow]) -> list[dict]:
+    totals = {b: {"behaviour": b, "label": label, "month": 0, "quarter": 0} for b, label in BEHAVIOURS}
+    for row in rows:
+        for behaviour, values in row.by_behaviour.items():
+            totals[behaviour]["month"] += values["month"]
+            totals[behaviour]["quarter"] += values["quarter"]
+    return list(totals.values())
+
+
+def points_summary(person, month: Period, quarter: Period) -> dict:
+    """A rep's points this month and quarter, per customer and behaviour, and the latest actions."""
+    rows = _month_and_quarter(
+        Contribution.objects.filter(rep=person), month, quarter, "customer_id", "customer__name"
+    )
+    customers = _pivot(rows, "customer_id", lambda row: row["customer__name"])
+    recent = Contribution.objects.filter(rep=person).select_related("customer", "activity")[:20]
+    return {
+        "customers": customers,
+        "behaviour_totals": behaviour_totals(customers),
+        "month_total": sum(row.month for row in customers),
+        "quarter_total": sum(row.quarter for row in customers),
+        "recent": recent,
+    }
+
+
+def team_summary(people: QuerySet, month: Period, quarter: Period) -> dict:
+    """Points per person (month and quarter, per behaviour) for a supervisor's or director's view."""
+    people = list(people.select_related("rep", "rep__team").order_by("rep__team__name", "username"))
+    rows = _month_and_quarter(
+        Contribution.objects.filter(rep__in=[person.pk for person in people]), month, quarter, "rep_id"
+    )
+    by_person = {row.key: row for row in _pivot(rows, "rep_id", lambda row: "")}
+    result = []
+    for person in people:
+        entry = by_person.get(person.pk) or PointsRow(person.pk, "")
+        entry.name = display_name(person)
+        entry.team = getattr(getattr(person, "rep", None), "team", None)
+        result.append(entry)
+    result.sort(key=lambda entry: (-entry.quarter, -entry.month, entry.name))
+    return {
+        "people": result,
+        "behaviour_totals": behaviour_totals(result),
+        "month_total": sum(row.month for row in result),
+        "quarter_total": sum(row.quarter for row in result),
+    }
+
+
+# --- 协作看板 (S4) -------------------------------------------------------------------------------
+
+TIMELINE_WIDTH = 720
+TIMELINE_LABEL = 84
+TIMELINE_ROW = 18
+
+
+def drill_url(quarter: Period, **filters) -> str:
+    query = {"quarter": quarter.key, **{k: v for k, v in filters.items() if v not in (None, "")}}
+    return f"{reverse('scoring:board_drill')}?{urlencode(query)}"
+
+
+def top_customers(quarter: Period, limit: int = 10) -> list[dict]:
+    return list(
+        Contribution.objects.between(quarter.start, quarter.end)
+        .values("customer_id", "customer__name", "customer__hospital__name")
+        .annotate(points=Sum("points"), reps=Count("rep_id", distinct=True), actions=Count("pk"))
+        .order_by("-points", "customer_id")[:limit]
+    )
+
+
+def board_data(quarter: Period) -> dict:
+    """This quarter's top-10 customers by points, each as a rep × behaviour heat map and a per-hour
+    timeline, plus an hour-of-day × weekday heat map over all ten. Four aggregate queries."""
+    top = top_customers(quarter)
+    ids = [row["customer_id"] for row in top]
+    in_board = Contribution.objects.between(quarter.start, quarter.end).filter(customer_id__in=ids)
+    cells = (
+        in_board.values("customer_id", "rep_id", "rep__first_name", "rep__last_name", "rep__username", "behaviour")
+        .annotate(points=Sum("points"), actions=Count("pk"), first_at=Min("occurred_at"))
+        .order_by()
+    )
+    hours = (
+        in_board.annotate(slot=TruncHour("occurred_at"))
+        .values("customer_id", "rep_id", "behaviour", "slot")
+        .annotate(points=Sum("points"), actions=Count("pk"))
+        .order_by("slot")
+    )
+    week = (
+        in_board.annotate(weekday=ExtractIsoWeekDay("occurred_at"), hour=ExtractHour("occurred_at"))
+        .values("weekday", "hour")
+        .annotate(points=Sum("points"), actions=Count("pk"))
+        .order_by()
+    )
+
+    customers = {
+        row["customer_id"]: {
+            "id": row["customer_id"],
+            "rank": rank,
+            "name": row["customer__name"],
+            "hospital": row["customer__hospital__name"],
+            "points": row["points"],
+            "reps": row["reps"],
+            "actions": row["actions"],
+            "people": {},
+            "slots": [],
+        }
+        for rank, row in enumerate(top, start=1)
+    }
+    for row in cells:
+        customer = customers[row["customer_id"]]
+        person = customer["people"].setdefault(
+            row["rep_id"],
+            {
+                "id": row["rep_id"],
+                "name": person_name(row["rep__first_name"], row["rep__last_name"], row["rep__username"]),
+                "total": 0,
+                "first_at": row["first_at"],
+                "by_behaviour": {},
+            },
+        )
+        person["total"] += row["points"]
+        person["first_at"] = min(person["first_at"], row["first_at"])
+        person["by_behaviour"][row["behaviour"]] = {"points": row["points"], "actions": row["actions"]}
+    for row in hours:
+        customers[row["customer_id"]]["slots"].append(row)
+
+    board = []
+    for customer in customers.values():
+        people = sorted(customer["people"].values(), key=lambda p: (-p["total"], p["first_at"], p["id"]))
+        maximum = max((cell["points"] for p in people for cell in p["by_behaviour"].values()), default=0)
+        for person in people:
+            person["cells"] = [
+                {
+                    "behaviour": behaviour,
+                    "label": label,
+                    "points": person["by_behaviour"].get(behaviour, {}).get("points", 0),
+                    "actions": person["by_behaviour"].get(behaviour, {}).get("actions", 0),
+                    **heat(person["by_behaviour"].get(behaviour, {}).get("points", 0), maximum),
+                    "url": drill_url(quarter, customer=customer["id"], rep=person["id"], behaviour=behaviour),
+                }
+                for behaviour, label in BEHAVIOURS
+            ]
+        customer["rows"] = people
+        customer["url"] = drill_url(quarter, customer=customer["id"])
+        customer["timeline"] = _timeline(quarter, customer, people)
+        board.append(customer)
+
+    week_max = max((row["points"] for row in week), default=0)
+    week_cells = {(row["weekday"], row["hour"]): row for row in week}
+    week_grid = [
+        {
+            "label": WEEKDAYS[weekday - 1],
+            "cells": [
+                {
+                    "hour": hour,
+                    "points": week_cells.get((weekday, hour), {}).get("points", 0),
+                    "actions": week_cells.get((weekday, hour), {}).get("actions", 0),
+                    **heat(week_cells.get((weekday, hour), {}).get("points", 0), week_max),
+                    "url": drill_url(quarter, weekday=weekday, hour=hour),
+                }
+                for hour in range(24)
+            ],
+        }
+        for weekday in range(1, 8)
+    ]
+    return {"customers": board, "week_grid": week_grid, "hours": list(range(24)), "behaviours": legend()}
+
+
+def legend() -> list[dict]:
+    return [{"behaviour": b, "label": label, "colour": BEHAVIOUR_COLOURS[b]} for b, label in BEHAVIOURS]
+
+
+def _timeline(quarter: Period, customer: dict, people: list[dict]) -> dict:
+    """A per-hour timeline as SVG geometry: one row per rep, one mark per (hour, behaviour)."""
+    span = (quarter.end - quarter.start).total_seconds()
+    plot = TIMELINE_WIDTH - TIMELINE_LABEL
+    mark_width = max(3.0, plot * 3600 / span)
+    row_of = {person["id"]: index for index, person in enumerate(people)}
+    marks = []
+    for slot in customer["slots"]:
+        local = timezone.localtime(slot["slot"])
+        x = TIMELINE_LABEL + plot * (slot["slot"] - quarter.start).total_seconds() / span
+        marks.append(
+            {
+                "x": f"{min(x, TIMELINE_WIDTH - mark_width):.1f}",
+                "y": row_of[slot["rep_id"]] * TIMELINE_ROW + 22,
+                "width": f"{mark_width:.1f}",
+                "colour": BEHAVIOUR_COLOURS[slot["behaviour"]],
+                "title": f"{people[row_of[slot['rep_id']]]['name']} · {Behaviour(slot['behaviour']).label} · "
+                f"{local:%m-%d %H}:00 · +{slot['points']}",
+                "url": drill_url(
+                    quarter, customer=customer["id"], rep=slot["rep_id"], behaviour=slot["behaviour"], slot=f"{local:%Y-%m-%dT%H}"
+                ),
+            }
+        )
+    ticks = []
+    month_start = quarter.start
+    while month_start < quarter.end:
+        x = TIMELINE_LABEL + plot * (month_start - quarter.start).total_seconds() / span
+        ticks.append({"x": f"{x:.1f}", "label": f"{timezone.localtime(month_start).month}月"})
+        local = timezone.localtime(month_start)
+        month_start = timezone.make_aware(
+            datetime(local.year + (local.month == 12), local.month % 12 + 1, 1)
+        )
+    return {
+        "width": TIMELINE_WIDTH,
+        "height": len(people) * TIMELINE_ROW + 28,
+        "label_width": TIMELINE_LABEL,
+        "rows": [{"name": person["name"], "y": index * TIMELINE_ROW + 34} for index, person in enumerate(people)],
+        "marks": marks,
+        "ticks": ticks,
+    }
+
+
+# --- Statements (S3) -----------------------------------------------------------------------------
+
+
+def current_shares(person, period: Period) -> QuerySet:
+    return (
+        BonusShare.objects.filter(
+            rep=person,
+            split__correction__isnull=True,
+            split__deal__closed_at__gte=period.start,
+            split__deal__closed_at__lt=period.end,
+        )
+        .select_related(
+            "split", "split__deal", "split__deal__customer", "split__deal__hospital", "split__deal__owner", "split__corrects"
+        )
+        .order_by("split__deal__closed_at", "split_id")
+    )
+
+
+def counted_actions(split_ids: list[int], person=None) -> dict[int, list[Contribution]]:
+    """The contributions each split counted (optionally one person's), oldest first."""
+    through = BonusSplit.contributions.through.objects.filter(bonussplit_id__in=split_ids)
+    if person is not None:
+        through = through.filter(contribution__rep=person)
+    through = through.select_related(
+        "contribution", "contribution__activity", "contribution__rep", "contribution__customer"
+    ).order_by("contribution__occurred_at", "contribution_id")
+    grouped: dict[int, list[Contribution]] = defaultdict(list)
+    for link in through:
+        grouped[link.bonussplit_id].append(link.contribution)
+    return grouped
+
+
+def statement(person, period: Period) -> dict:
+    """A rep's bonus statement for a quarter: each current split they share in, what they got and
+    which of their actions earned it."""
+    shares = list(current_shares(person, period))
+    actions = counted_actions([share.split_id for share in shares], person)
+    lines = [{"share": share, "split": share.split, "actions": actions.get(share.split_id, [])} for share in shares]
+    approved = sum((share.amount for share in shares if share.split.is_frozen), Decimal("0.00"))
+    total = sum((share.amount for share in shares), Decimal("0.00"))
+    return {"lines": lines, "total": total, "approved_total": approved, "pending_total": total - approved}
