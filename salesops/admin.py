@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .forms import RepAdminForm
 from .models import (
     Activity,
     Contact,
@@ -17,6 +23,7 @@ from .models import (
     Department,
     Hospital,
     ImportJob,
+    ImportKind,
     Notification,
     NotificationAttempt,
     Product,
@@ -25,8 +32,68 @@ from .models import (
     Team,
 )
 
-admin.site.site_header = "SalesOps 运营后台"
+User = get_user_model()
+
+admin.site.site_header = _("SalesOps 运营后台")
 admin.site.site_title = "SalesOps"
+admin.site.index_title = _("运营后台")
+
+
+class ImportEntryMixin:
+    """Puts "Excel 导入" buttons on a changelist: ops start imports from where they manage the data."""
+
+    change_list_template = "salesops/admin/change_list_import.html"
+    import_kinds: tuple[str, ...] = ()
+
+    def changelist_view(self, request, extra_context=None):
+        links = [
+            (reverse("imports:upload", args=[kind]), _("Excel 导入%(kind)s") % {"kind": ImportKind(kind).label})
+            for kind in self.import_kinds
+        ]
+        return super().changelist_view(request, {**(extra_context or {}), "import_links": links})
+
+
+class RepInline(admin.StackedInline):
+    model = Rep
+    form = RepAdminForm
+    can_delete = False
+    fk_name = "user"
+    verbose_name = verbose_name_plural = _("销售档案")
+    fields = ("role", "team", "product_lines", "grades_served", "capacity", "on_duty", "wecom_userid", "phone")
+    filter_horizontal = ("product_lines",)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """A4: ops create a person and their sales profile on one page."""
+
+    inlines = [RepInline]
+    list_display = ("username", "full_name", "rep_role", "rep_team", "rep_on_duty", "is_active", "is_staff")
+    list_filter = ("rep__role", "rep__team", "rep__on_duty", "is_active", "is_staff", "is_superuser")
+    search_fields = ("username", "first_name", "last_name", "email", "rep__wecom_userid", "rep__phone")
+    list_select_related = ("rep", "rep__team")
+
+    @admin.display(description=_("姓名"), ordering="last_name")
+    def full_name(self, user) -> str:
+        return user.get_full_name()
+
+    @admin.display(description=_("角色"), ordering="rep__role")
+    def rep_role(self, user) -> str:
+        rep = getattr(user, "rep", None)
+        return rep.get_role_display() if rep else "—"
+
+    @admin.display(description=_("团队"), ordering="rep__team__name")
+    def rep_team(self, user) -> str:
+        rep = getattr(user, "rep", None)
+        return str(rep.team) if rep and rep.team else "—"
+
+    @admin.display(description=_("在岗"), boolean=True)
+    def rep_on_duty(self, user) -> bool | None:
+        rep = getattr(user, "rep", None)
+        return rep.on_duty if rep else None
 
 
 @admin.register(Team)
@@ -39,6 +106,7 @@ class TeamAdmin(SimpleHistoryAdmin):
 
 @admin.register(Rep)
 class RepAdmin(SimpleHistoryAdmin):
+    form = RepAdminForm
     list_display = ("user", "display_name", "role", "team", "capacity", "on_duty", "wecom_userid")
     list_filter = ("role", "team", "on_duty", "product_lines")
     search_fields = ("user__username", "user__first_name", "user__last_name", "wecom_userid", "phone")
@@ -47,8 +115,15 @@ class RepAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ("user", "team")
 
 
+class DepartmentInline(admin.TabularInline):
+    model = Department
+    extra = 0
+
+
 @admin.register(Hospital)
-class HospitalAdmin(SimpleHistoryAdmin):
+class HospitalAdmin(ImportEntryMixin, SimpleHistoryAdmin):
+    import_kinds = (ImportKind.HOSPITALS,)
+    inlines = [DepartmentInline]
     list_display = ("name", "grade", "city", "latitude", "longitude", "coordinate_system")
     list_filter = ("grade", "city", "coordinate_system")
     search_fields = ("name", "city", "address")
@@ -68,7 +143,8 @@ class ContactInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin):
+class CustomerAdmin(ImportEntryMixin, SimpleHistoryAdmin):
+    import_kinds = (ImportKind.CUSTOMERS,)
     list_display = ("name", "hospital", "department", "owner", "phone", "created_at")
     list_filter = ("hospital__grade", "hospital__city", "owner__rep__team")
     search_fields = ("name", "hospital__name", "phone", "owner__username", "owner__first_name")
@@ -84,10 +160,26 @@ class ContactAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ("customer",)
 
 
+class HasActiveProductsFilter(admin.SimpleListFilter):
+    title = _("在售产品")
+    parameter_name = "on_sale"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("有")), ("no", _("无")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(products__active=True).distinct()
+        if self.value() == "no":
+            return queryset.exclude(products__active=True)
+        return queryset
+
+
 @admin.register(ProductLine)
 class ProductLineAdmin(SimpleHistoryAdmin):
     list_display = ("name", "code")
     search_fields = ("name", "code")
+    list_filter = (HasActiveProductsFilter,)
 
 
 @admin.register(Product)
@@ -139,10 +231,33 @@ class NotificationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(SimpleHistoryAdmin):
-    list_display = ("created_at", "kind", "original_name", "uploaded_by", "status", "total_rows", "created_count")
-    list_filter = ("kind", "status")
-    readonly_fields = ("rows",)
+class ImportJobAdmin(ImportEntryMixin, SimpleHistoryAdmin):
+    """Imports are started and confirmed on their own pages (preview, per-row errors); here ops
+    find and read them. The row data stays out of admin: it can hold thousands of rows."""
+
+    import_kinds = (ImportKind.CUSTOMERS, ImportKind.HOSPITALS)
+    list_display = (
+        "created_at", "kind", "original_name", "uploaded_by", "status", "total_rows", "error_count", "created_count", "page_link"
+    )  # fmt: skip
+    list_filter = ("kind", "status", "created_at")
+    search_fields = ("original_name", "uploaded_by__username", "uploaded_by__first_name")
+    date_hierarchy = "created_at"
+    list_select_related = ("uploaded_by",)
+    exclude = ("rows",)
+    readonly_fields = (
+        "kind", "file", "original_name", "uploaded_by", "status", "total_rows", "processed_rows", "error_count",
+        "error", "created_count", "created_at", "parsed_at", "confirmed_by", "finished_at", "page_link",
+    )  # fmt: skip
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("rows")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description=_("导入页面"))
+    def page_link(self, job) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("imports:detail", args=[job.pk]), _("打开"))
 
 
 class HistoryLogAdmin(ReadOnlyAdmin):
@@ -150,12 +265,13 @@ class HistoryLogAdmin(ReadOnlyAdmin):
 
     list_display = ("history_date", "history_type", "history_user", "history_object", "history_change_reason")
     list_filter = ("history_type", "history_date")
+    search_fields = ("history_user__username", "history_user__first_name", "history_change_reason")
     date_hierarchy = "history_date"
     list_select_related = ("history_user",)
 
-    @admin.display(description="记录")
+    @admin.display(description=_("记录"))
     def history_object(self, obj) -> str:
-        return str(obj.instance) if obj.history_type != "-" else f"{obj.instance}（已删除）"
+        return str(obj.instance) if obj.history_type != "-" else _("%(record)s（已删除）") % {"record": obj.instance}
 
 
 def register_history_logs(app_labels=("salesops", "leads", "cash", "visits", "scoring", "dashboards")) -> None:
