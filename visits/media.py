@@ -261,7 +261,7 @@ def perceptual_hash(image: Image.Image) -> str:
     """pHash: 32×32 grey, 2-D DCT, the 8×8 lowest frequencies compared with their median
     (DC term left out of the median). 64 bits as 16 hex digits."""
     grey = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
-    pixels = list(grey.getdata())
+    pixels = list(grey.tobytes())
     rows = [pixels[i * 32 : (i + 1) * 32] for i in range(32)]
     # Columns first: temp[u][x] = sum_y C[u][y] * P[y][x]; then D[u][v] = sum_x temp[u][x] * C[v][x].
     temp = [[sum(_DCT[u][y] * rows[y][x] for y in range(32)) for x in range(32)] for u in range(8)]
@@ -276,7 +276,7 @@ def perceptual_hash(image: Image.Image) -> str:
 def difference_hash(image: Image.Image) -> str:
     """dHash: 9×8 grey, each pixel brighter than its right neighbour → 1."""
     grey = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    pixels = list(grey.getdata())
+    pixels = list(grey.tobytes())
     bits = 0
     for row in range(8):
         for col in range(8):
