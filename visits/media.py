@@ -11,6 +11,7 @@ import hashlib
 import io
 import logging
 import math
+import re
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -144,8 +145,14 @@ def open_image(data: bytes) -> Image.Image:
             image.load()
         except FileRejected:
             raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise FileRejected(_("图片像素过大，疑似“解压炸弹”，已拒收。"))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            # Pillow's own guard fired first (its header parse already knew the size).
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            pixels = int(found.group(1)) if found else 0
+            raise FileRejected(
+                _("图片像素过大（约 %(found)d 百万像素），上限约 %(mp)d 百万像素，疑似“解压炸弹”，已拒收。")
+                % {"found": pixels // 1_000_000, "mp": limit // 1_000_000}
+            )
         except UnidentifiedImageError:
             raise FileRejected(_("无法识别的图片内容，请用手机相机重新拍摄。"))
         except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
