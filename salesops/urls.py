@@ -41,6 +41,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/wecom/login/", views.wecom_login, name="wecom_login"),
+    path("accounts/wecom/callback/", views.wecom_callback, name="wecom_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("customers/", include(customer_patterns)),
     path("hospitals/", include(hospital_patterns)),

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import logging
+import secrets
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -8,14 +14,22 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .access import get_customer_for_user, is_manager, role_of
 from .forms import CustomerForm
+from .integrations import IntegrationError, wecom_oauth
 from .models import Activity, Customer, Hospital, HospitalGrade
 from .services import customer_update
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+WECOM_SESSION_KEY = "wecom_oauth"
 
 
 @login_required
@@ -126,3 +140,52 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["broker"] = f"error: {exc.__class__.__name__}"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+
+
+# --- WeCom OAuth2 login -------------------------------------------------------------------------
+
+
+def _login_error(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """The ordinary login page with the reason WeCom login did not work (password login still works)."""
+    return render(
+        request, "registration/login.html", {"form": AuthenticationForm(request), "wecom_error": message}, status=status
+    )
+
+
+@require_GET
+def wecom_login(request: HttpRequest) -> HttpResponse:
+    if not wecom_oauth.configured():
+        raise Http404("wecom login not configured")
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = ""
+    state = secrets.token_urlsafe(24)
+    request.session[WECOM_SESSION_KEY] = {"state": state, "next": next_url}
+    redirect_uri = request.build_absolute_uri(reverse("wecom_callback"))
+    return redirect(wecom_oauth.authorize_url(redirect_uri=redirect_uri, state=state))
+
+
+@never_cache
+@require_GET
+def wecom_callback(request: HttpRequest) -> HttpResponse:
+    pending = request.session.pop(WECOM_SESSION_KEY, None) or {}
+    state, code = request.GET.get("state", ""), request.GET.get("code", "")
+    if not pending.get("state") or not constant_time_compare(state, pending["state"]):
+        return _login_error(request, gettext("企业微信登录已过期或来源不明，请重新点击「企业微信登录」。"), 400)
+    if not code:
+        return _login_error(request, gettext("企业微信没有授权登录。"), 400)
+    try:
+        userid = wecom_oauth.userid_for_code(code)
+    except IntegrationError as exc:
+        logger.warning("wecom login failed: %s", exc)
+        return _login_error(
+            request, gettext("企业微信登录失败（%(code)s），请稍后重试或使用账号密码登录。") % {"code": exc.code}, 502
+        )
+    users = list(User.objects.filter(rep__wecom_userid=userid, is_active=True)[:2])
+    if len(users) != 1:
+        logger.warning("wecom login: %s users match wecom userid %r", len(users), userid)
+        return _login_error(
+            request, gettext("企业微信账号「%(userid)s」没有唯一对应的 SalesOps 账号，请联系运营。") % {"userid": userid}, 403
+        )
+    login(request, users[0], backend="django.contrib.auth.backends.ModelBackend")
+    return redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL)
