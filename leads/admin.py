@@ -1,3 +1,156 @@
-from django.contrib import admin
+"""Leads in admin (A4): ops edit weights (drafts, then publish), channels, and read everything else."""
 
-# Register your models here.
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import (
+    AssignmentDecision,
+    AssignmentRules,
+    ContactAttempt,
+    DialerCall,
+    Lead,
+    LeadRepeat,
+    NotifyChannel,
+    RulesStatus,
+    WebhookReceipt,
+)
+from .services import LeadActionError, rules_publish
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DecisionInline(ReadOnlyMixin, admin.TabularInline):
+    model = AssignmentDecision
+    fields = ("decided_at", "kind", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us", "reason")
+    readonly_fields = fields
+    extra = 0
+
+
+class ContactAttemptInline(ReadOnlyMixin, admin.TabularInline):
+    model = ContactAttempt
+    fields = ("occurred_at", "kind", "source", "by", "duration_seconds", "outcome", "effective", "note")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Lead)
+class LeadAdmin(SimpleHistoryAdmin):
+    list_display = ("created_at", "contact_name", "phone", "hospital_display", "product_model", "source", "status", "assignee", "assigned_at", "acknowledged_at")
+    list_filter = ("status", "source", "hospital_grade", "created_at")
+    search_fields = ("contact_name", "phone", "hospital_name", "product_model", "assignee__username")
+    date_hierarchy = "created_at"
+    list_select_related = ("assignee", "hospital")
+    raw_id_fields = ("customer", "hospital", "product", "assignee", "introduced_by")
+    # Assignment, acknowledgement and contacts happen through the services (they notify, escalate
+    # and append to the ledger); here ops can correct the lead's own data.
+    readonly_fields = (
+        "status", "assignee", "created_at", "assigned_at", "acknowledged_at", "acknowledged_via", "escalated_at",
+        "first_effective_contact_at", "last_contact_at", "repeat_count", "last_repeat_at", "closed_at", "page_link",
+    )
+    inlines = [DecisionInline, ContactAttemptInline]
+
+    @admin.display(description=_("页面"))
+    def page_link(self, lead) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("leads:detail", args=[lead.pk]), _("打开线索页"))
+
+
+@admin.register(AssignmentRules)
+class AssignmentRulesAdmin(SimpleHistoryAdmin):
+    """Weights are versioned: edit a draft, simulate it (link), publish it. A live or retired
+    version is never edited — every stored decision points at the weights that made it."""
+
+    list_display = ("version", "status", "weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "published_at", "simulate_link")
+    list_filter = ("status",)
+    fields = ("version", "status", "weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "note", "published_at", "published_by")
+    actions = ["publish"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != RulesStatus.DRAFT:
+            return self.fields
+        return ("status", "published_at", "published_by")
+
+    def get_changeform_initial_data(self, request):
+        live = AssignmentRules.live()
+        last = AssignmentRules.objects.order_by("-version").first()
+        return {
+            "version": (last.version if last else 0) + 1,
+            "weight_grade": live.weight_grade, "weight_product_line": live.weight_product_line, "weight_workload": live.weight_workload,
+            "ack_timeout_minutes": live.ack_timeout_minutes, "dedupe_window_days": live.dedupe_window_days,
+        }
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.status, obj.created_by = RulesStatus.DRAFT, request.user
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return obj is None or obj.status == RulesStatus.DRAFT and not obj.decisions.exists()
+
+    @admin.display(description=_("模拟"))
+    def simulate_link(self, rules) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("leads:simulate", args=[rules.pk]), _("回放对比"))
+
+    @admin.action(description=_("发布所选草稿（替换当前生效版本）"))
+    def publish(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("一次只能发布一个版本"), messages.ERROR)
+            return
+        try:
+            rules = rules_publish(rules=queryset.get(), by=request.user)
+        except LeadActionError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, _("v%(v)s 已生效") % {"v": rules.version}, messages.SUCCESS)
+
+
+@admin.register(AssignmentDecision)
+class AssignmentDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("decided_at", "lead", "kind", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us")
+    list_filter = ("kind", "rules")
+    list_select_related = ("lead", "chosen", "decided_by", "rules")
+    search_fields = ("lead__contact_name", "chosen__username")
+
+
+@admin.register(NotifyChannel)
+class NotifyChannelAdmin(SimpleHistoryAdmin):
+    list_display = ("channel", "enabled", "on_assignment", "on_escalation")
+    list_editable = ("enabled", "on_assignment", "on_escalation")
+
+
+@admin.register(DialerCall)
+class DialerCallAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = ("requested_at", "external_ref", "lead", "status", "talk_seconds", "intent", "last_event_at")
+    list_filter = ("status",)
+    search_fields = ("external_ref", "lead__contact_name")
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = ("occurred_at", "lead", "kind", "source", "by", "duration_seconds", "outcome", "effective")
+    list_filter = ("kind", "source", "effective", "outcome")
+
+
+@admin.register(LeadRepeat)
+class LeadRepeatAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("received_at", "lead", "source", "contact_name", "introduced_by")
+
+
+@admin.register(WebhookReceipt)
+class WebhookReceiptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("received_at", "endpoint", "key", "status_code")
+    list_filter = ("endpoint", "status_code")
+    search_fields = ("key",)

@@ -1,16 +1,50 @@
-"""Leads: intake, dedupe, assignment, acknowledgement, escalation, contact attempts (L1–L8)."""
+"""Leads: intake, dedupe, assignment, acknowledgement, escalation, contact attempts (L1–L8).
+
+Contract fields of `Lead` (see briefs/contracts): customer, contact_name, phone (E.164),
+product_model, product, hospital, hospital_grade, source, status, introduced_by, assignee,
+created_at, assigned_at, acknowledged_at, escalated_at, first_effective_contact_at, last_contact_at.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.models import Customer, Hospital, HospitalGrade, Product
+from salesops.models import Channel, Customer, Hospital, HospitalGrade, Notification, Product, Role
+
+
+class RecordIsAppendOnly(Exception):
+    """Raised when code tries to change or delete a record that is a fact once written."""
+
+
+class AppendOnlyModel(models.Model):
+    """A fact once written (a decision, a receipt, a repeat contact): the row is its own history,
+    so it opts out of simple_history (`_meta.append_only`, read by tests/salesops/test_audit.py)
+    and refuses updates and deletes through the ORM instance API."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RecordIsAppendOnly(f"{self.__class__.__name__} rows are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RecordIsAppendOnly(f"{self.__class__.__name__} rows are never deleted")
+
+
+def append_only(model: type[models.Model]) -> type[models.Model]:
+    model._meta.append_only = True
+    return model
 
 
 class LeadSource(models.TextChoices):
@@ -34,11 +68,46 @@ class LeadStatus(models.TextChoices):
 
 
 OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.ACKNOWLEDGED)
+# The board's red light: an open lead nobody followed up for this long.
+NOT_FOLLOWED_UP_AFTER = timedelta(hours=48)
 
 
 class LeadQuerySet(models.QuerySet):
     def open(self) -> "LeadQuerySet":
         return self.filter(status__in=OPEN_LEAD_STATUSES)
+
+    def visible_to(self, user) -> "LeadQuerySet":
+        """A3: rep — assigned to or introduced by them; supervisor — their teams' leads and the
+        unassigned pool; director/ops — everything."""
+        from salesops.access import role_of, team_ids_of
+
+        role = role_of(user)
+        if role in (Role.DIRECTOR, Role.OPS):
+            return self.all()
+        if role == Role.SUPERVISOR:
+            teams = team_ids_of(user)
+            return self.filter(
+                Q(assignee__rep__team__in=teams)
+                | Q(introduced_by__rep__team__in=teams)
+                | Q(assignee=user)
+                | Q(assignee__isnull=True)
+            ).distinct()
+        if role == Role.REP:
+            return self.filter(Q(assignee=user) | Q(introduced_by=user))
+        return self.none()
+
+    def overdue(self, now: datetime, minutes: int) -> "LeadQuerySet":
+        """Assigned, not acknowledged, past the acknowledgement deadline."""
+        return self.filter(
+            status=LeadStatus.ASSIGNED, acknowledged_at__isnull=True, assigned_at__lte=now - timedelta(minutes=minutes)
+        )
+
+    def not_followed_up(self, now: datetime) -> "LeadQuerySet":
+        """Open leads whose coalesce(last_contact_at, assigned_at) is older than 48 h (D1 red light)."""
+        limit = now - NOT_FOLLOWED_UP_AFTER
+        return self.open().filter(
+            Q(last_contact_at__lt=limit) | Q(last_contact_at__isnull=True, assigned_at__lt=limit)
+        )
 
 
 class Lead(models.Model):
@@ -74,9 +143,14 @@ class Lead(models.Model):
     created_at = models.DateTimeField(_("进线时间"), default=timezone.now, db_index=True)
     assigned_at = models.DateTimeField(_("分配时间"), null=True, blank=True)
     acknowledged_at = models.DateTimeField(_("接收时间"), null=True, blank=True)
+    acknowledged_via = models.CharField(_("接收方式"), max_length=12, blank=True)
     escalated_at = models.DateTimeField(_("升级时间"), null=True, blank=True)
     first_effective_contact_at = models.DateTimeField(_("首次有效联系"), null=True, blank=True)
     last_contact_at = models.DateTimeField(_("最近跟进"), null=True, blank=True)
+    repeat_count = models.PositiveIntegerField(_("重复咨询次数"), default=0)
+    last_repeat_at = models.DateTimeField(_("最近重复咨询"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
+    close_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
     history = HistoricalRecords()
 
     objects = LeadQuerySet.as_manager()
@@ -86,14 +160,307 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["assignee", "status"], name="lead_assignee_status"),
             models.Index(fields=["status", "assigned_at"], name="lead_status_assigned"),
+            # Open workload per rep is counted on every intake: a range scan of the open rows only.
+            models.Index(fields=["status", "assignee"], name="lead_open_load"),
+            # Round-robin tie-break: each tied rep's most recent assignment, one index seek each.
+            models.Index(fields=["assignee", "assigned_at"], name="lead_assignee_recent"),
         ]
         verbose_name = verbose_name_plural = _("线索")
 
     def __str__(self) -> str:
         return f"{self.contact_name} {self.product_model}".strip()
 
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_LEAD_STATUSES
+
     def is_overdue(self, now=None, minutes: int = 3) -> bool:
         now = now or timezone.now()
         return bool(
             self.assigned_at and not self.acknowledged_at and now - self.assigned_at >= timedelta(minutes=minutes)
         )
+
+    def is_not_followed_up(self, now=None) -> bool:
+        now = now or timezone.now()
+        since = self.last_contact_at or self.assigned_at
+        return bool(self.is_open and since and now - since > NOT_FOLLOWED_UP_AFTER)
+
+    @property
+    def hospital_display(self) -> str:
+        return self.hospital.name if self.hospital_id else self.hospital_name
+
+    @property
+    def seconds_to_ack(self) -> int | None:
+        if self.assigned_at and self.acknowledged_at:
+            return max(0, int((self.acknowledged_at - self.assigned_at).total_seconds()))
+        return None
+
+
+class RulesStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    LIVE = "live", _("生效中")
+    RETIRED = "retired", _("已停用")
+
+
+class AssignmentRules(models.Model):
+    """One version of the assignment weights and rules (L4, L8). Exactly one version is live;
+    drafts are edited and simulated, then published; a published version is never edited again,
+    so every stored decision points at the exact weights that made it."""
+
+    version = models.PositiveIntegerField(_("版本"), unique=True)
+    status = models.CharField(_("状态"), max_length=8, choices=RulesStatus.choices, default=RulesStatus.DRAFT)
+    weight_grade = models.PositiveSmallIntegerField(
+        _("医院等级匹配权重"), default=30, validators=[MaxValueValidator(100)]
+    )
+    weight_product_line = models.PositiveSmallIntegerField(
+        _("产品线匹配权重"), default=40, validators=[MaxValueValidator(100)]
+    )
+    weight_workload = models.PositiveSmallIntegerField(_("待办负荷权重"), default=30, validators=[MaxValueValidator(100)])
+    ack_timeout_minutes = models.PositiveSmallIntegerField(
+        _("接收时限（分钟）"), default=3, validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text=_("超过时限未接收即升级：通知主管并请外呼机器人首呼"),
+    )
+    dedupe_window_days = models.PositiveSmallIntegerField(
+        _("查重窗口（天）"), default=30, validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=_("同一电话在窗口内再次进线，并入原线索"),
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("创建人")
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("发布人")
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="live"), name="one_live_assignment_rules")
+        ]
+        verbose_name = verbose_name_plural = _("分配规则")
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.get_status_display()}"
+
+    def clean(self) -> None:
+        if not (self.weight_grade + self.weight_product_line + self.weight_workload):
+            raise ValidationError(_("三个权重不能全为 0"))
+
+    @property
+    def weights(self) -> tuple[int, int, int]:
+        return self.weight_grade, self.weight_product_line, self.weight_workload
+
+    @classmethod
+    def live(cls, *, for_update: bool = False) -> "AssignmentRules":
+        """The live version (created with the defaults on a fresh database). `for_update` locks its
+        row: every assignment takes this lock, so two intakes never read the same workloads."""
+        queryset = cls.objects.filter(status=RulesStatus.LIVE)
+        if for_update:
+            queryset = queryset.select_for_update()
+        rules = queryset.first()
+        if rules is None:  # a fresh (or flushed) database: start from the defaults
+            next_version = (cls.objects.aggregate(last=models.Max("version"))["last"] or 0) + 1
+            try:
+                with transaction.atomic():
+                    rules = cls.objects.create(
+                        version=next_version, status=RulesStatus.LIVE, published_at=timezone.now(), note="默认规则"
+                    )
+            except IntegrityError:  # a concurrent request created it first
+                rules = queryset.get()
+        return rules
+
+
+class DecisionKind(models.TextChoices):
+    AUTO = "auto", _("自动分配")
+    MANUAL = "manual", _("主管改派")
+
+
+@append_only
+class AssignmentDecision(AppendOnlyModel):
+    """Why a lead went to whom: the rules version, the ranked candidates with their score
+    breakdown, and how many reps were skipped and why ("why this rep")."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="decisions", verbose_name=_("线索"))
+    kind = models.CharField(_("方式"), max_length=8, choices=DecisionKind.choices, default=DecisionKind.AUTO)
+    rules = models.ForeignKey(
+        AssignmentRules, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions", verbose_name=_("规则版本")
+    )
+    chosen = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("分配给")
+    )
+    previous_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("原负责人")
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("操作人")
+    )
+    decided_at = models.DateTimeField(_("决策时间"), default=timezone.now)
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+    # [{"user_id", "name", "team", "grade_fit", "line_fit", "workload_fit", "open", "capacity", "score", "rank"}]
+    candidates = models.JSONField(_("候选人评分"), default=list, blank=True)
+    skipped = models.JSONField(_("跳过"), default=dict, blank=True)  # {"off_duty": n, "at_capacity": n}
+    eligible_count = models.PositiveIntegerField(_("合格候选人数"), default=0)
+    tie_size = models.PositiveIntegerField(_("同分人数"), default=0)
+    duration_us = models.PositiveIntegerField(_("决策耗时（微秒）"), default=0)
+
+    class Meta:
+        ordering = ["-decided_at", "-pk"]
+        verbose_name = verbose_name_plural = _("分配决策")
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} → {self.chosen_id} ({self.get_kind_display()})"
+
+
+@append_only
+class LeadRepeat(AppendOnlyModel):
+    """The same phone came in again within the dedupe window (L3): a repeat contact, not a lead."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="repeats", verbose_name=_("线索"))
+    received_at = models.DateTimeField(_("时间"), default=timezone.now)
+    source = models.CharField(_("来源渠道"), max_length=16, choices=LeadSource.choices)
+    contact_name = models.CharField(_("客户名"), max_length=80)
+    product_model = models.CharField(_("意向型号"), max_length=60, blank=True)
+    hospital_name = models.CharField(_("医院"), max_length=120, blank=True)
+    note = models.TextField(_("备注"), blank=True)
+    introduced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("录入人")
+    )
+
+    class Meta:
+        ordering = ["received_at"]
+        verbose_name = verbose_name_plural = _("重复咨询")
+
+
+class ContactKind(models.TextChoices):
+    CALL = "call", _("电话")
+    VISIT = "visit", _("到院拜访")
+
+
+class ContactOutcome(models.TextChoices):
+    ANSWERED = "answered", _("接通")
+    NO_ANSWER = "no_answer", _("无人接听")
+    BUSY = "busy", _("忙线")
+    REJECTED = "rejected", _("拒接")
+    POWER_OFF = "power_off", _("关机")
+    UNREACHABLE = "unreachable", _("无法接通")
+    INVALID_NUMBER = "invalid_number", _("空号")
+    FAILED = "failed", _("呼叫失败")
+    ONSITE = "onsite", _("已到院")
+
+
+class ContactSource(models.TextChoices):
+    REP = "rep", _("销售")
+    ROBOT = "robot", _("外呼机器人")
+
+
+# L7: a call of at least this long, or an on-site visit, is an effective contact.
+EFFECTIVE_CALL_SECONDS = 60
+
+
+class ContactAttempt(models.Model):
+    """One call or visit against a lead (L7). Reps' attempts append to the activity ledger; the
+    robot's first-touch calls are recorded and shown but are not a rep's follow-up."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="contact_attempts", verbose_name=_("线索"))
+    kind = models.CharField(_("方式"), max_length=8, choices=ContactKind.choices)
+    source = models.CharField(_("执行方"), max_length=8, choices=ContactSource.choices, default=ContactSource.REP)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("联系人")
+    )
+    occurred_at = models.DateTimeField(_("时间"), default=timezone.now)
+    duration_seconds = models.PositiveIntegerField(_("通话时长（秒）"), default=0)
+    outcome = models.CharField(_("结果"), max_length=16, choices=ContactOutcome.choices, default=ContactOutcome.ANSWERED)
+    effective = models.BooleanField(_("有效联系"), default=False)
+    note = models.CharField(_("备注"), max_length=500, blank=True)
+    dialer_call = models.ForeignKey(
+        "DialerCall", on_delete=models.SET_NULL, null=True, blank=True, related_name="attempts", verbose_name=_("外呼")
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        verbose_name = verbose_name_plural = _("联系记录")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.duration_seconds}s"
+
+
+class DialerStatus(models.TextChoices):
+    REQUESTED = "requested", _("已请求")
+    ANSWERED = "answered", _("接通")
+    NO_ANSWER = "no_answer", _("无人接听")
+    BUSY = "busy", _("忙线")
+    REJECTED = "rejected", _("拒接")
+    POWER_OFF = "power_off", _("关机")
+    UNREACHABLE = "unreachable", _("无法接通")
+    INVALID_NUMBER = "invalid_number", _("空号")
+    FAILED = "failed", _("呼叫失败")
+
+
+class DialerCall(models.Model):
+    """A first-touch verification call requested from the call robot at escalation (L6). The
+    request itself travels through the outbox (channel call_robot) so it is retried like any
+    message; the robot's result comes back through the signed callback."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="dialer_calls", verbose_name=_("线索"))
+    external_ref = models.CharField(_("外部编号"), max_length=64, unique=True)
+    notification = models.ForeignKey(
+        Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("外呼请求")
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=DialerStatus.choices, default=DialerStatus.REQUESTED)
+    requested_at = models.DateTimeField(_("请求时间"), default=timezone.now)
+    attempt = models.PositiveSmallIntegerField(_("第几次呼叫"), default=0)
+    talk_seconds = models.PositiveIntegerField(_("通话时长（秒）"), default=0)
+    answered_at = models.DateTimeField(_("接通时间"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    hangup_by = models.CharField(_("挂断方"), max_length=20, blank=True)
+    intent = models.CharField(_("意向等级"), max_length=20, blank=True)
+    transcript = models.JSONField(_("对话"), default=list, blank=True)
+    recording_url = models.URLField(_("录音"), max_length=500, blank=True)
+    last_event_at = models.DateTimeField(_("最近回调"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["transcript"])
+
+    class Meta:
+        ordering = ["requested_at"]
+        verbose_name = verbose_name_plural = _("外呼")
+
+    def __str__(self) -> str:
+        return f"{self.external_ref} {self.get_status_display()}"
+
+
+@append_only
+class WebhookReceipt(AppendOnlyModel):
+    """The first answer to a signed request, kept so a replay gets the same answer and changes
+    nothing (Standard Webhooks `webhook-id`; the call robot's `event_id`)."""
+
+    endpoint = models.CharField(_("接口"), max_length=20)
+    key = models.CharField(_("消息编号"), max_length=200)
+    status_code = models.PositiveSmallIntegerField(_("状态码"))
+    response = models.JSONField(_("应答"), default=dict)
+    received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "key"], name="uniq_webhook_receipt")]
+        verbose_name = verbose_name_plural = _("接口回执")
+
+
+class NotifyChannel(models.Model):
+    """Which outbox channels lead notifications use (A4: ops switch them in admin). A channel is
+    used only where it is also configured (WeCom secrets, the recipient's WeCom id or e-mail)."""
+
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices, unique=True)
+    enabled = models.BooleanField(_("启用"), default=True)
+    on_assignment = models.BooleanField(_("新线索通知负责人"), default=True)
+    on_escalation = models.BooleanField(_("超时通知主管"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["channel"]
+        verbose_name = verbose_name_plural = _("通知渠道")
+
+    def __str__(self) -> str:
+        return self.get_channel_display()

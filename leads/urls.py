@@ -4,4 +4,21 @@ from . import views
 
 app_name = "leads"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.my_leads, name="mine"),
+    path("team/", views.team_leads, name="team"),
+    path("<int:pk>/", views.lead_detail, name="detail"),
+    path("<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("<int:pk>/contacts/", views.contact_create, name="contact"),
+    path("<int:pk>/reassign/", views.reassign, name="reassign"),
+    path("<int:pk>/close/", views.close, name="close"),
+    path("ack/<str:token>/", views.ack_link, name="ack_link"),
+    path("paste/", views.paste, name="paste"),
+    path("form/", views.public_form, name="public_form"),
+    path("rules/", views.rules_list, name="rules"),
+    path("rules/<int:pk>/simulate/", views.rules_simulate, name="simulate"),
+    path("rules/<int:pk>/publish/", views.rules_publish_view, name="publish"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/badge/", views.inbox_badge, name="inbox_badge"),
+    path("inbox/read/", views.inbox_read, name="inbox_read"),
+]

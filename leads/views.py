@@ -1,1 +1,428 @@
-from django.shortcuts import render  # noqa: F401
+"""Lead pages: my leads, team leads, lead detail (timeline, why this rep), WeChat paste, the public
+embeddable form, assignment rules + simulation, the in-app inbox. Thin views over services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.csp import CSP
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csp import csp_override
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from salesops.access import is_manager, role_of, sees_everything
+from salesops.models import Channel, Notification, Product, Role
+
+from . import ratelimit
+from .access import can_change_lead, get_lead_for_user
+from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, RulesDraftForm, SimulateForm
+from .intake import PublicLeadForm, format_phone, parse_wechat_text
+from .models import AssignmentRules, Lead, LeadStatus, RulesStatus
+from .services import (
+    LeadActionError,
+    contact_attempt_record,
+    lead_acknowledge,
+    lead_close,
+    lead_intake,
+    lead_reassign,
+    read_ack_token,
+    rules_create_draft,
+    rules_publish,
+)
+from .simulation import simulate
+from .timeline import timeline
+
+User = get_user_model()
+
+
+def _ordered(leads, now, timeout_minutes: int):
+    """Overdue first, then new (unacknowledged), then acknowledged, then the rest; newest first."""
+    deadline = now - timedelta(minutes=timeout_minutes)
+    return leads.annotate(
+        priority=Case(
+            When(status=LeadStatus.NEW, then=Value(0)),
+            When(status=LeadStatus.ASSIGNED, assigned_at__lte=deadline, then=Value(0)),
+            When(status=LeadStatus.ASSIGNED, then=Value(1)),
+            When(status=LeadStatus.ACKNOWLEDGED, then=Value(2)),
+            When(status=LeadStatus.CONTACTED, then=Value(3)),
+            default=Value(4),
+            output_field=IntegerField(),
+        )
+    ).order_by("priority", "-created_at", "-pk")
+
+
+def _list_context(request: HttpRequest, leads, *, scope: str) -> dict:
+    now = timezone.now()
+    rules = AssignmentRules.live()
+    state = request.GET.get("state", "open")
+    if state == "open":
+        leads = leads.filter(status__in=[LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.ACKNOWLEDGED, LeadStatus.CONTACTED])
+    query = request.GET.get("q", "").strip()
+    if query:
+        leads = leads.filter(Q(contact_name__icontains=query) | Q(hospital_name__icontains=query) | Q(phone__contains=query))
+    leads = _ordered(leads.select_related("assignee", "assignee__rep", "hospital"), now, rules.ack_timeout_minutes)
+    page = Paginator(leads, 30).get_page(request.GET.get("page"))
+    for lead in page:
+        lead.overdue = lead.is_overdue(now, rules.ack_timeout_minutes)
+        lead.red = lead.is_not_followed_up(now)
+        lead.phone_display = format_phone(lead.phone)
+    return {"page": page, "state": state, "query": query, "scope": scope, "timeout": rules.ack_timeout_minutes, "now": now}
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def my_leads(request: HttpRequest) -> HttpResponse:
+    """我的线索 (rep, on the phone): new and overdue first; the list refreshes itself."""
+    context = _list_context(request, Lead.objects.filter(assignee=request.user), scope="mine")
+    template = "leads/my_leads.html#lead-list" if request.htmx else "leads/my_leads.html"
+    return render(request, template, context)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def team_leads(request: HttpRequest) -> HttpResponse:
+    """团队线索 (supervisor): the team's leads and the unassigned pool, overdue first, reassign inline."""
+    if not is_manager(request.user):
+        raise PermissionDenied
+    leads = Lead.objects.visible_to(request.user)
+    rep_id = request.GET.get("rep", "")
+    if rep_id.isdigit():
+        leads = leads.filter(assignee_id=int(rep_id))
+    context = _list_context(request, leads, scope="team")
+    # Evaluated once: every row's select offers the same reps.
+    context["reassign_choices"] = [choice for choice in ReassignForm(user=request.user).fields["to"].choices if choice[0]]
+    context["rep_id"] = rep_id
+    template = "leads/team_leads.html#team-list" if request.htmx else "leads/team_leads.html"
+    return render(request, template, context)
+
+
+def _detail_context(request: HttpRequest, lead: Lead) -> dict:
+    rules = AssignmentRules.live()
+    events, milestones = timeline(lead)
+    decision = lead.decisions.select_related("rules", "chosen", "decided_by").order_by("-decided_at", "-pk").first()
+    auto_decision = lead.decisions.filter(kind="auto", chosen__isnull=False).select_related("rules").order_by("-decided_at", "-pk").first()
+    can_change = can_change_lead(request.user, lead)
+    return {
+        "lead": lead,
+        "phone_display": format_phone(lead.phone),
+        "events": events,
+        "milestones": milestones,
+        "decision": decision,
+        "why": auto_decision,
+        "is_assignee": lead.assignee_id == request.user.pk,
+        "can_change": can_change,
+        "can_reassign": is_manager(request.user),
+        "overdue": lead.is_overdue(timezone.now(), rules.ack_timeout_minutes),
+        "contact_form": ContactAttemptForm(),
+        "close_form": CloseForm(),
+        "reassign_form": ReassignForm(user=request.user) if is_manager(request.user) else None,
+        "repeats": lead.repeats.select_related("introduced_by"),
+        "dialer_calls": lead.dialer_calls.all(),
+    }
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = get_lead_for_user(request, pk)
+    template = "leads/lead_detail.html#timeline" if request.htmx else "leads/lead_detail.html"
+    return render(request, template, _detail_context(request, lead))
+
+
+def _after_action(request: HttpRequest, lead: Lead) -> HttpResponse:
+    """htmx: re-render the lead's live part in place; otherwise back to the page (PRG)."""
+    if request.htmx:
+        lead = get_lead_for_user(request, lead.pk)
+        response = render(request, "leads/lead_detail.html#live", _detail_context(request, lead))
+        response["Vary"] = "HX-Request"
+        return response
+    return redirect("leads:detail", pk=lead.pk)
+
+
+@require_POST
+@login_required
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """The 接收 button (L6)."""
+    lead = get_lead_for_user(request, pk, write=True)
+    try:
+        if lead_acknowledge(lead=lead, by=request.user, via="button"):
+            messages.success(request, _("已接收，请尽快联系客户"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return _after_action(request, lead)
+
+
+@require_GET
+def ack_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the WeCom card / e-mail / inbox: opening it is the assignee's response (L6).
+    The signed token names the lead and the rep it was sent to, so it works before logging in;
+    the lead itself is then shown only to a logged-in user who may see it."""
+    decoded = read_ack_token(token)
+    if decoded is None:
+        return render(request, "leads/ack_invalid.html", status=404)
+    lead_id, user_id = decoded
+    lead = Lead.objects.filter(pk=lead_id).select_related("assignee").first()
+    if lead is None:
+        return render(request, "leads/ack_invalid.html", status=404)
+    if lead.assignee_id != user_id:
+        messages.warning(request, _("这条线索已改派给其他同事"))
+    else:
+        try:
+            if lead_acknowledge(lead=lead, by=lead.assignee, via="link"):
+                messages.success(request, _("已接收，请尽快联系客户"))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return redirect("leads:detail", pk=lead.pk)
+
+
+@require_POST
+@login_required
+def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log a call (with duration) or an on-site visit (L7)."""
+    lead = get_lead_for_user(request, pk, write=True)
+    form = ContactAttemptForm(request.POST)
+    if form.is_valid():
+        try:
+            contact_attempt_record(
+                lead=lead,
+                kind=form.cleaned_data["kind"],
+                by=request.user,
+                duration_seconds=form.duration_seconds,
+                outcome=form.cleaned_data["outcome"],
+                note=form.cleaned_data["note"],
+            )
+            messages.success(request, _("已记录联系"))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "；".join(f"{form.fields[f].label if f in form.fields else ''} {' '.join(e)}".strip() for f, e in form.errors.items()))
+    return _after_action(request, lead)
+
+
+@require_POST
+@login_required
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    """A supervisor reassigns a lead (recorded as a manual decision, L4)."""
+    lead = get_lead_for_user(request, pk, write=True)
+    if not is_manager(request.user):
+        raise PermissionDenied
+    form = ReassignForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            lead_reassign(lead=lead, to_user=form.cleaned_data["to"], by=request.user, reason=form.cleaned_data["reason"])
+            messages.success(request, _("已改派"))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "；".join(" ".join(errors) for errors in form.errors.values()))
+    next_url = request.POST.get("next", "")
+    if next_url == "team":
+        return redirect("leads:team")
+    return _after_action(request, lead)
+
+
+@require_POST
+@login_required
+def close(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = get_lead_for_user(request, pk, write=True)
+    form = CloseForm(request.POST)
+    if form.is_valid():
+        try:
+            lead_close(lead=lead, by=request.user, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"])
+            messages.success(request, _("线索状态已更新"))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return _after_action(request, lead)
+
+
+# --- WeChat paste (L2) ---------------------------------------------------------------------------
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def paste(request: HttpRequest) -> HttpResponse:
+    """Paste 【线索响应】 lines: preview (each line a lead or a line-level error), then confirm.
+    Confirm re-parses the posted text, creates every valid line in one transaction, and puts
+    the lines with errors back in the box to fix — nothing valid is lost, nothing half-done."""
+    if role_of(request.user) not in (Role.REP, Role.SUPERVISOR, Role.DIRECTOR, Role.OPS):
+        raise PermissionDenied
+    form = PasteForm(request.POST or None)
+    context: dict = {"form": form, "lines": None, "created": []}
+    if request.method == "POST" and form.is_valid():
+        lines = parse_wechat_text(form.cleaned_data["text"])
+        context["lines"] = lines
+        context["ok_count"] = sum(1 for line in lines if line.ok)
+        context["error_count"] = sum(1 for line in lines if not line.ok)
+        if request.POST.get("action") == "confirm" and context["ok_count"]:
+            created = []
+            with transaction.atomic():
+                for line in lines:
+                    if line.ok:
+                        created.append((line, lead_intake(data=line.data, by=request.user)))
+            remaining = "\n".join(line.raw for line in lines if not line.ok)
+            context.update(created=created, lines=[line for line in lines if not line.ok], form=PasteForm(initial={"text": remaining}))
+            context["ok_count"] = 0
+            new = sum(1 for _line, result in created if result.created)
+            messages.success(request, _("已创建 %(new)s 条线索，%(dup)s 条并入已有线索") % {"new": new, "dup": len(created) - new})
+    template = "leads/paste.html#preview" if request.htmx else "leads/paste.html"
+    return render(request, template, context)
+
+
+# --- The embeddable public form (L1) -----------------------------------------------------------
+
+
+def _form_frame_ancestors() -> list[str]:
+    """Origins allowed to frame the public form (the company website), e.g.
+    LEAD_FORM_FRAME_ANCESTORS = ["https://www.example-medical.cn"]."""
+    return [CSP.SELF, *getattr(settings, "LEAD_FORM_FRAME_ANCESTORS", [])]
+
+
+PUBLIC_FORM_CSP = {**settings.SECURE_CSP, "frame-ancestors": _form_frame_ancestors()}
+
+
+@csrf_exempt  # framed on another site the CSRF cookie is not sent (SameSite); see docs/leads.md
+@xframe_options_exempt
+@csp_override(PUBLIC_FORM_CSP)
+def public_form(request: HttpRequest) -> HttpResponse:
+    """官网线索表单, embeddable with an <iframe>. No secret can live in a browser, so: a honeypot
+    field, a per-IP rate limit, and the same validation as the API."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    products = Product.objects.filter(active=True).values_list("model_number", "name")
+    if request.method == "GET":
+        return render(request, "leads/public_form.html", {"form": PublicLeadForm(), "products": products})
+    limit, window = getattr(settings, "LEAD_FORM_RATE_LIMIT", (5, 600))
+    allowed, retry_after = ratelimit.hit("public-form", ratelimit.client_ip(request), limit=limit, window=window)
+    if not allowed:
+        response = render(request, "leads/public_form.html", {"form": PublicLeadForm(request.POST), "products": products, "rate_limited": True, "retry_after": retry_after}, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
+    form = PublicLeadForm(request.POST)
+    if form.is_bot:
+        # Answer like a success so the bot learns nothing; create nothing.
+        return render(request, "leads/public_form.html", {"done": True})
+    if not form.is_valid():
+        return render(request, "leads/public_form.html", {"form": form, "products": products}, status=400)
+    lead_intake(data=form.intake_data())
+    return render(request, "leads/public_form.html", {"done": True})
+
+
+# --- Assignment rules and simulation (L4, L8) ------------------------------------------------------
+
+
+@login_required
+def rules_list(request: HttpRequest) -> HttpResponse:
+    if not is_manager(request.user):
+        raise PermissionDenied
+    live = AssignmentRules.live()
+    can_edit = sees_everything(request.user)
+    form = RulesDraftForm(request.POST or None, instance=None, initial={
+        "weight_grade": live.weight_grade, "weight_product_line": live.weight_product_line, "weight_workload": live.weight_workload,
+        "ack_timeout_minutes": live.ack_timeout_minutes, "dedupe_window_days": live.dedupe_window_days,
+    })
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                draft = rules_create_draft(by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("已保存草稿 v%(v)s，请先模拟再发布") % {"v": draft.version})
+                return redirect("leads:simulate", pk=draft.pk)
+    versions = AssignmentRules.objects.select_related("created_by", "published_by")[:30]
+    return render(request, "leads/rules.html", {"live": live, "versions": versions, "form": form, "can_edit": can_edit})
+
+
+@login_required
+def rules_simulate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Replay the last N leads under this version and under the live rules, side by side (L8)."""
+    if not is_manager(request.user):
+        raise PermissionDenied
+    rules = AssignmentRules.objects.filter(pk=pk).first()
+    if rules is None:
+        raise Http404("rules")
+    form = SimulateForm(request.GET or None)
+    n = form.cleaned_data["n"] if form.is_valid() else SimulateForm.base_fields["n"].initial
+    result = simulate(rules, n)
+    return render(
+        request,
+        "leads/simulate.html",
+        {"rules": rules, "live": result.live.rules, "result": result, "form": form if form.is_bound else SimulateForm(initial={"n": n}),
+         "can_publish": sees_everything(request.user) and rules.status == RulesStatus.DRAFT},
+    )
+
+
+@require_POST
+@login_required
+def rules_publish_view(request: HttpRequest, pk: int) -> HttpResponse:
+    if not sees_everything(request.user):
+        raise PermissionDenied
+    rules = AssignmentRules.objects.filter(pk=pk).first()
+    if rules is None:
+        raise Http404("rules")
+    try:
+        rules_publish(rules=rules, by=request.user)
+        messages.success(request, _("规则 v%(v)s 已生效") % {"v": rules.version})
+    except LeadActionError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("leads:rules")
+
+
+# --- In-app inbox and badge (L5) ---------------------------------------------------------------
+
+
+def _inbox(user):
+    return Notification.objects.filter(recipient=user, channel=Channel.IN_APP)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    page = Paginator(_inbox(request.user).order_by("-created_at", "-pk"), 30).get_page(request.GET.get("page"))
+    context = {"page": page, "unread": _inbox(request.user).filter(read_at__isnull=True).count()}
+    template = "leads/inbox.html#items" if request.htmx else "leads/inbox.html"
+    return render(request, template, context)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def inbox_badge(request: HttpRequest) -> HttpResponse:
+    """The nav badge's fragment (refreshed by htmx every 30 s): the unread count, empty at zero."""
+    unread = _inbox(request.user).filter(read_at__isnull=True).count()
+    return render(request, "leads/inbox.html#badge", {"unread": unread})
+
+
+@require_POST
+@login_required
+def inbox_read(request: HttpRequest) -> HttpResponse:
+    """Mark one (`id`) or all notifications read; a notification's link then opens normally."""
+    notifications = _inbox(request.user).filter(read_at__isnull=True)
+    notification_id = request.POST.get("id", "")
+    if notification_id.isdigit():
+        notifications = notifications.filter(pk=int(notification_id))
+    now = timezone.now()
+    for notification in notifications[:500]:
+        notification.read_at = now
+        notification.save(update_fields=["read_at"])
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(reverse("leads:inbox"))

@@ -1,0 +1,83 @@
+"""Forms of the lead pages. Ownership, status and scores are set by services, never posted."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from salesops.access import sees_everything, team_ids_of
+from salesops.models import Role
+
+from .models import AssignmentRules, ContactKind, ContactOutcome, LeadStatus
+
+User = get_user_model()
+
+
+class ContactAttemptForm(forms.Form):
+    kind = forms.ChoiceField(label=_("方式"), choices=ContactKind.choices, initial=ContactKind.CALL)
+    minutes = forms.IntegerField(label=_("通话分钟"), min_value=0, max_value=600, required=False, initial=0)
+    seconds = forms.IntegerField(label=_("秒"), min_value=0, max_value=59, required=False, initial=0)
+    outcome = forms.ChoiceField(
+        label=_("结果"), choices=[c for c in ContactOutcome.choices if c[0] != ContactOutcome.ONSITE], initial=ContactOutcome.ANSWERED
+    )
+    note = forms.CharField(label=_("备注"), max_length=500, required=False)
+
+    @property
+    def duration_seconds(self) -> int:
+        return (self.cleaned_data.get("minutes") or 0) * 60 + (self.cleaned_data.get("seconds") or 0)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == ContactKind.CALL and data.get("outcome") != ContactOutcome.ANSWERED and self.duration_seconds:
+            self.add_error("minutes", _("未接通的电话没有通话时长"))
+        return data
+
+
+def reassignable_reps(user):
+    """Reps a manager may hand a lead to: their teams' reps; everyone's for a director/ops."""
+    reps = User.objects.filter(is_active=True, rep__role=Role.REP).select_related("rep", "rep__team")
+    if not sees_everything(user):
+        reps = reps.filter(rep__team__in=team_ids_of(user))
+    return reps.order_by("rep__team__name", "username")
+
+
+class RepChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user) -> str:
+        rep = user.rep
+        state = "" if rep.on_duty else f"（{_('休息')}）"
+        return f"{user.get_full_name() or user.username} · {rep.team or ''}{state}"
+
+
+class ReassignForm(forms.Form):
+    to = RepChoiceField(label=_("改派给"), queryset=User.objects.none())
+    reason = forms.CharField(label=_("原因"), max_length=200)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to"].queryset = reassignable_reps(user)
+
+
+class CloseForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("结果"), choices=[(LeadStatus.CONVERTED, LeadStatus.CONVERTED.label), (LeadStatus.CLOSED, LeadStatus.CLOSED.label)]
+    )
+    reason = forms.CharField(label=_("说明"), max_length=200, required=False)
+
+
+class PasteForm(forms.Form):
+    text = forms.CharField(
+        label=_("粘贴微信群消息"),
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 8, "placeholder": "【线索响应】王主任 13800001111 AK-HIP-01 官网"}),
+    )
+
+
+class RulesDraftForm(forms.ModelForm):
+    class Meta:
+        model = AssignmentRules
+        fields = ("weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "note")
+
+
+class SimulateForm(forms.Form):
+    n = forms.IntegerField(label=_("回放最近线索数"), min_value=1, max_value=1000, initial=200)
