@@ -1,0 +1,361 @@
+"""The three process-health KPIs (D2), computed from the records on demand.
+
+- 线索转化时效 (lead timeliness): median minutes from assignment to first effective contact, over the
+  leads *assigned* in the period that have been contacted.
+- 动作饱满度 (action fullness): evidence-backed actions (`EVIDENCE_KINDS`) by reps, per rep per
+  working day (Chinese calendar with 调休). Only completed days count, except "today" on its own.
+- 协同密度 (collaboration density): for each customer with a won deal in the period, the number of
+  distinct reps with an activity on it in the `lookback_days` before the close; averaged.
+
+Every measurement takes a list of time spans (days, working days, weeks …) and returns one cell per
+span and per group key (the company, each team or each rep) from ONE query per KPI: the number of
+queries never depends on the number of rows, spans or groups. Medians are taken in Python over the
+fetched durations, which is the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.utils import timezone
+
+from leads.cash.models import Deal, DealStatus
+from leads.models import Lead
+from salesops.models import EVIDENCE_KINDS, Activity, Rep, Role
+
+from .models import Kpi, Threshold
+from .periods import Period, day_start, local_date, today
+from .workdays import working_days
+
+EVIDENCE_KIND_VALUES = sorted(str(kind) for kind in EVIDENCE_KINDS)
+Span = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose KPI: the whole company, one team, or one rep (a user id)."""
+
+    level: str  # company | team | rep
+    team_id: int | None = None
+    rep_id: int | None = None
+    label: str = ""
+
+    @classmethod
+    def company(cls, label: str = "") -> "Scope":
+        return cls("company", label=label)
+
+    @classmethod
+    def team(cls, team_id: int, label: str = "") -> "Scope":
+        return cls("team", team_id=team_id, label=label)
+
+    @classmethod
+    def rep(cls, rep_id: int, label: str = "") -> "Scope":
+        return cls("rep", rep_id=rep_id, label=label)
+
+    def query(self) -> dict:
+        if self.level == "team":
+            return {"team": self.team_id}
+        if self.level == "rep":
+            return {"rep": self.rep_id}
+        return {}
+
+
+@dataclass
+class Cell:
+    value: float | None = None
+    n: int = 0  # sample size: contacted leads, actions, closed customers
+    detail: dict = field(default_factory=dict)
+
+
+def _index(spans: list[Span]):
+    starts = [start for start, _end in spans]
+
+    def locate(moment: datetime) -> int | None:
+        position = bisect_right(starts, moment) - 1
+        if position >= 0 and moment < spans[position][1]:
+            return position
+        return None
+
+    return locate
+
+
+def _live_spans(spans: list[Span]) -> list[tuple[int, Span]]:
+    return [(i, span) for i, span in enumerate(spans) if span[0] < span[1]]
+
+
+# --- KPI 1: lead conversion timeliness -------------------------------------------------------
+
+
+def lead_minutes(spans: list[Span], scope: Scope, group: str | None = None) -> dict:
+    """{(group key, span index): [minutes, …]} for leads assigned in each span and contacted."""
+    live = _live_spans(spans)
+    if not live:
+        return {}
+    leads = Lead.objects.filter(
+        assigned_at__gte=min(s for _i, (s, _e) in live),
+        assigned_at__lt=max(e for _i, (_s, e) in live),
+        first_effective_contact_at__isnull=False,
+    )
+    if scope.level == "team":
+        leads = leads.filter(assignee__rep__team_id=scope.team_id)
+    elif scope.level == "rep":
+        leads = leads.filter(assignee_id=scope.rep_id)
+    key_field = {"team": "assignee__rep__team_id", "rep": "assignee_id"}.get(group or "")
+    fields = ["assigned_at", "first_effective_contact_at"] + ([key_field] if key_field else [])
+    locate = _index(spans)
+    minutes: dict = defaultdict(list)
+    for row in leads.values_list(*fields):
+        assigned_at, contacted_at = row[0], row[1]
+        position = locate(assigned_at)
+        if position is None or contacted_at < assigned_at:
+            continue
+        key = row[2] if key_field else None
+        minutes[(key, position)].append((contacted_at - assigned_at).total_seconds() / 60)
+    return minutes
+
+
+def _median_cell(values: list[float]) -> Cell:
+    if not values:
+        return Cell()
+    return Cell(round(statistics.median(values), 1), len(values))
+
+
+# --- KPI 2: action fullness --------------------------------------------------------------------
+
+
+def clip_to_completed_days(spans: list[Span], now: datetime | None = None) -> list[Span]:
+    """Action fullness counts completed days only (a half-finished day would drag the average),
+    except a span that is exactly today, which shows "so far"."""
+    now = now or timezone.now()
+    start_of_today = day_start(local_date(now))
+    clipped = []
+    for start, end in spans:
+        if start == start_of_today and end == start_of_today + timedelta(days=1):
+            clipped.append((start, min(end, now)))
+        else:
+            clipped.append((start, min(end, start_of_today)))
+    return clipped
+
+
+def evidence_counts(spans: list[Span], scope: Scope, group: str | None = None) -> dict:
+    """{(group key, span index): count} of evidence-backed actions by reps, bucketed in SQL."""
+    live = _live_spans(spans)
+    if not live:
+        return {}
+    actions = Activity.objects.filter(
+        kind__in=EVIDENCE_KIND_VALUES,
+        occurred_at__gte=min(s for _i, (s, _e) in live),
+        occurred_at__lt=max(e for _i, (_s, e) in live),
+    )
+    if scope.level == "rep":
+        actions = actions.filter(rep_id=scope.rep_id)
+    else:
+        actions = actions.filter(rep__rep__role=Role.REP)
+        if scope.level == "team":
+            actions = actions.filter(team_id=scope.team_id)
+    bucket = Case(
+        *[When(occurred_at__gte=start, occurred_at__lt=end, then=Value(i)) for i, (start, end) in live],
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+    key_field = {"team": "team_id", "rep": "rep_id"}.get(group or "")
+    fields = ["bucket"] + ([key_field] if key_field else [])
+    rows = actions.annotate(bucket=bucket).values(*fields).annotate(n=Count("id")).order_by()
+    counts: dict = {}
+    for row in rows:
+        if row["bucket"] >= 0:
+            counts[(row.get(key_field) if key_field else None, row["bucket"])] = row["n"]
+    return counts
+
+
+def headcounts(scope: Scope, group: str | None = None) -> dict:
+    """Reps (role rep) per group key: the denominator of "per rep"."""
+    if group == "rep" or scope.level == "rep":
+        return defaultdict(lambda: 1)
+    reps = Rep.objects.filter(role=Role.REP)
+    if scope.level == "team":
+        reps = reps.filter(team_id=scope.team_id)
+    if group == "team":
+        return defaultdict(int, {row["team_id"]: row["n"] for row in reps.values("team_id").annotate(n=Count("id")).order_by()})
+    return defaultdict(int, {None: reps.count()})
+
+
+def working_day_counts(spans: list[Span]) -> list[int]:
+    live = _live_spans(spans)
+    if not live:
+        return [0] * len(spans)
+    first = local_date(min(s for _i, (s, _e) in live))
+    last = local_date(max(e for _i, (_s, e) in live) - timedelta(microseconds=1))
+    days = working_days(first, last + timedelta(days=1))
+    result = []
+    for start, end in spans:
+        if start >= end:
+            result.append(0)
+            continue
+        # A span that ends during a day (today "so far") still covers that day.
+        span_first, span_last = local_date(start), local_date(end - timedelta(microseconds=1))
+        result.append(sum(1 for day in days if span_first <= day <= span_last))
+    return result
+
+
+# --- KPI 3: collaboration density ------------------------------------------------------------
+
+
+def closed_customers(spans: list[Span], scope: Scope, group: str | None = None, lookback_days: int = 180) -> dict:
+    """{(group key, span index): {customer id: {rep ids}}} for won deals closed in each span."""
+    live = _live_spans(spans)
+    if not live:
+        return {}
+    first, last = min(s for _i, (s, _e) in live), max(e for _i, (_s, e) in live)
+    deals = Deal.objects.filter(status=DealStatus.WON, closed_at__gte=first, closed_at__lt=last)
+    if scope.level == "team":
+        deals = deals.filter(owner__rep__team_id=scope.team_id)
+    deal_rows = list(deals.values_list("pk", "customer_id", "closed_at", "owner__rep__team_id"))
+    if not deal_rows:
+        return {}
+    # Who touched each of these customers in the lookback before the close: one query, the join
+    # and its conditions in one filter() so they all refer to the same deal row.
+    involvement = Activity.objects.filter(
+        customer__deals__status=DealStatus.WON,
+        customer__deals__closed_at__gte=first,
+        customer__deals__closed_at__lt=last,
+        occurred_at__lte=F("customer__deals__closed_at"),
+        occurred_at__gte=F("customer__deals__closed_at") - timedelta(days=lookback_days),
+        rep__rep__role=Role.REP,
+    )
+    if scope.level == "team":
+        involvement = involvement.filter(Q(customer__deals__owner__rep__team_id=scope.team_id))
+    reps_of_deal: dict[int, set] = defaultdict(set)
+    for deal_id, rep_id in involvement.values_list("customer__deals__id", "rep_id").distinct():
+        reps_of_deal[deal_id].add(rep_id)
+    locate = _index(spans)
+    result: dict = defaultdict(lambda: defaultdict(set))
+    for deal_id, customer_id, closed_at, owner_team_id in deal_rows:
+        position = locate(closed_at)
+        if position is None:
+            continue
+        reps = reps_of_deal.get(deal_id, set())
+        if scope.level == "rep" and scope.rep_id not in reps:
+            continue
+        if group == "team":
+            keys = [owner_team_id]
+        elif group == "rep":
+            keys = list(reps)
+        else:
+            keys = [None]
+        for key in keys:
+            result[(key, position)][customer_id] |= reps
+    return result
+
+
+def _density_cell(customers: dict) -> Cell:
+    if not customers:
+        return Cell()
+    sizes = [len(reps) for reps in customers.values()]
+    return Cell(round(sum(sizes) / len(sizes), 2), len(sizes))
+
+
+# --- One entry point ---------------------------------------------------------------------------
+
+
+def measure(
+    kpi: str,
+    spans: list[Span],
+    scope: Scope,
+    group: str | None = None,
+    *,
+    threshold: Threshold | None = None,
+    keys: list | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """{group key: [Cell per span]} — `keys` lists the groups that must appear even without data
+    (a rep with no action has a 0, not a gap)."""
+    keys = list(keys) if keys is not None else [None]
+    result: dict = {}
+    if kpi == Kpi.LEAD_TIMELINESS:
+        minutes = lead_minutes(spans, scope, group)
+        for key in set(keys) | {k for k, _i in minutes}:
+            result[key] = [_median_cell(minutes.get((key, i), [])) for i in range(len(spans))]
+    elif kpi == Kpi.ACTION_FULLNESS:
+        clipped = clip_to_completed_days(spans, now)
+        counts = evidence_counts(clipped, scope, group)
+        heads = headcounts(scope, group)
+        workdays = working_day_counts(clipped)
+        for key in set(keys) | {k for k, _i in counts}:
+            cells = []
+            for i, days in enumerate(workdays):
+                total = counts.get((key, i), 0)
+                people = heads[key]
+                value = round(total / (people * days), 2) if days and people else None
+                cells.append(Cell(value, total, {"working_days": days, "reps": people}))
+            result[key] = cells
+    elif kpi == Kpi.COLLABORATION_DENSITY:
+        lookback = (threshold or Threshold.for_kpi(kpi)).lookback_days
+        customers = closed_customers(spans, scope, group, lookback)
+        for key in set(keys) | {k for k, _i in customers}:
+            result[key] = [_density_cell(customers.get((key, i), {})) for i in range(len(spans))]
+    else:
+        raise ValueError(kpi)
+    return result
+
+
+@dataclass
+class KpiCard:
+    kpi: str
+    threshold: Threshold
+    period: Period
+    current: Cell
+    trend: list[tuple[Period, Cell]]
+
+    @property
+    def health(self) -> str:
+        return self.threshold.health(self.current.value)
+
+    @property
+    def label(self) -> str:
+        return str(Kpi(self.kpi).label)
+
+
+def kpi_cards(scope: Scope, period: Period, thresholds: dict[str, Threshold] | None = None) -> list[KpiCard]:
+    """The three KPIs of `scope` for `period`, each with its trend (the period is the last point)."""
+    thresholds = thresholds or Threshold.all_by_kpi()
+    periods = period.trend()
+    spans = [p.span for p in periods]
+    cards = []
+    for kpi in Kpi.values:
+        cells = measure(kpi, spans, scope, threshold=thresholds[kpi])[None]
+        cards.append(KpiCard(kpi, thresholds[kpi], period, cells[-1], list(zip(periods, cells))))
+    return cards
+
+
+def kpi_breakdown(
+    scope: Scope, period: Period, group: str, keys: list, thresholds: dict[str, Threshold] | None = None
+) -> dict[str, dict]:
+    """{kpi: {group key: Cell}} for `period`, one row per key in `keys` (teams or reps)."""
+    thresholds = thresholds or Threshold.all_by_kpi()
+    result = {}
+    for kpi in Kpi.values:
+        cells = measure(kpi, [period.span], scope, group, threshold=thresholds[kpi], keys=keys)
+        result[kpi] = {key: cells[key][0] for key in keys}
+    return result
+
+
+def evidence_start() -> date | None:
+    """The first day the ledger holds an evidence-backed action: before it, "no action" means
+    "not using the system yet", not "idle"."""
+    # One index seek per kind: "ORDER BY occurred_at" over an IN list would sort every evidence row.
+    firsts = [
+        Activity.objects.filter(kind=kind).order_by("occurred_at").values_list("occurred_at", flat=True).first()
+        for kind in EVIDENCE_KIND_VALUES
+    ]
+    firsts = [moment for moment in firsts if moment is not None]
+    return local_date(min(firsts)) if firsts else None
+
+
+def today_period(kind: str = "day") -> Period:
+    return Period.containing(kind, today())

@@ -1,0 +1,53 @@
+"""Small presentation helpers for KPI values and health states."""
+
+from __future__ import annotations
+
+from django import template
+
+from dashboards.models import Health
+
+register = template.Library()
+
+HEALTH_CLASS = {Health.HEALTHY: "success", Health.WATCH: "warning", Health.ALERT: "danger", Health.NO_DATA: ""}
+
+
+@register.filter
+def health_label(health: str) -> str:
+    try:
+        return str(Health(health).label)
+    except ValueError:
+        return ""
+
+
+@register.filter
+def health_class(health: str) -> str:
+    return HEALTH_CLASS.get(health, "")
+
+
+@register.filter
+def kpi_number(value) -> str:
+    """1.0 → 1, 4.25 → 4.25, None → —"""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
+def minutes(duration) -> str:
+    if duration is None:
+        return "—"
+    return f"{duration.total_seconds() / 60:.0f}"
+
+
+@register.filter
+def rmb_short(amount) -> str:
+    """¥28.6万 for the TV (read from 5 m); smaller amounts in full: ¥9,800."""
+    if amount is None or amount == "":
+        return "—"
+    value = float(amount)
+    if abs(value) >= 10000:
+        return f"¥{value / 10000:,.1f}万".replace(".0万", "万")
+    return f"¥{value:,.0f}"
