@@ -1,1 +1,675 @@
-from django.shortcuts import render  # noqa: F401
+"""Thin views of lead-to-cash: look up through `access`, call a service, render (or a fragment of
+the same template for htmx). Every page works without JavaScript."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from salesops.access import is_manager, users_visible_to
+
+from . import access, deals, quotes, statements
+from .forms import (
+    AllocationFormSet,
+    ApprovalDecisionForm,
+    ApprovalRequestForm,
+    ConfirmForm,
+    LineAddForm,
+    LineValuesForm,
+    LostForm,
+    PaymentForm,
+    QuoteCreateForm,
+    TAX_CHOICES,
+    StatementUploadForm,
+    VersionMetaForm,
+)
+from .models import (
+    ApprovalStatus,
+    BankStatement,
+    CashSettings,
+    Deal,
+    DealStatus,
+    MatchAllocation,
+    MatchProposal,
+    Payment,
+    ProposalStatus,
+    Quote,
+    QuoteStatus,
+    QuoteVersion,
+    Receivable,
+    RowStatus,
+    StatementRow,
+    StatementStatus,
+    progress_percent,
+)
+from .pdf import quote_pdf
+
+STATUS_LABELS = dict(QuoteStatus.choices)
+
+
+def _messages_of(exc: ValidationError) -> list[str]:
+    return list(exc.messages)
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError shown next to the field it names (or above the form)."""
+    if hasattr(exc, "error_dict"):
+        for field, errs in exc.message_dict.items():
+            for message in errs:
+                form.add_error(field if field in form.fields else None, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+def _fragment(request: HttpRequest, template: str, name: str) -> str:
+    return f"{template}#{name}" if request.htmx else template
+
+
+# --- Quotes -------------------------------------------------------------------------------------
+
+
+@login_required
+def quote_list(request: HttpRequest) -> HttpResponse:
+    latest = QuoteVersion.objects.filter(quote=OuterRef("pk")).order_by("-version")
+    quotes_qs = (
+        Quote.objects.visible_to(request.user)
+        .select_related("customer__hospital", "rep")
+        .annotate(
+            latest_version=Subquery(latest.values("version")[:1]),
+            latest_status=Subquery(latest.values("status")[:1]),
+            latest_total=Subquery(latest.values("total")[:1]),
+            latest_sent_at=Subquery(latest.values("sent_at")[:1]),
+        )
+        .order_by("-created_at")
+    )
+    status = request.GET.get("status", "")
+    if status in STATUS_LABELS:
+        quotes_qs = quotes_qs.filter(latest_status=status)
+    query = request.GET.get("q", "").strip()
+    if query:
+        quotes_qs = quotes_qs.filter(Q(number__icontains=query) | Q(customer__name__icontains=query))
+    page = Paginator(quotes_qs, 30).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for quote in page:
+        quote.latest_status_label = STATUS_LABELS.get(quote.latest_status, "")
+        quote.waiting_long = quote.latest_status == QuoteStatus.SENT and quote.latest_sent_at and (now - quote.latest_sent_at).total_seconds() > 72 * 3600
+    return render(
+        request,
+        "cash/quote_list.html",
+        {
+            "page": page,
+            "status": status,
+            "query": query,
+            "statuses": QuoteStatus.choices,
+            "pending_approvals": access.approvals_to_decide(request.user).count() if is_manager(request.user) else 0,
+        },
+    )
+
+
+@login_required
+def quote_new(request: HttpRequest) -> HttpResponse:
+    form = QuoteCreateForm(request.POST or None, user=request.user, initial={"customer": request.GET.get("customer")})
+    if request.method == "POST" and form.is_valid():
+        quote = quotes.quote_create(customer=form.cleaned_data["customer"], by=request.user, note=form.cleaned_data["note"])
+        messages.success(request, _("已创建报价 %(number)s，请添加产品。") % {"number": quote.number})
+        return redirect("cash:quote_detail", quote.pk)
+    return render(request, "cash/quote_new.html", {"form": form})
+
+
+def _quote_context(request: HttpRequest, quote: Quote, version: QuoteVersion, **extra) -> dict:
+    versions = list(quote.versions.order_by("-version"))
+    lines = list(version.lines.select_related("product"))
+    can_change = access.can_change_quote(request.user, quote)
+    settings = CashSettings.load()
+    approvals = list(version.approvals.select_related("requested_by", "decided_by"))
+    pending = next((a for a in approvals if a.status == ApprovalStatus.PENDING), None)
+    latest = versions[0]
+    context = {
+        "quote": quote,
+        "version": version,
+        "versions": versions,
+        "lines": lines,
+        "is_latest": version.pk == latest.pk,
+        "can_change": can_change,
+        "editable": can_change and version.is_editable,
+        "add_form": LineAddForm(),
+        "meta_form": VersionMetaForm(initial={"valid_until": version.valid_until, "note": version.note}),
+        "tax_choices": TAX_CHOICES,
+        "discount_limit": settings.discount_limit_percent,
+        "needs_approval": version.is_editable and quotes.needs_approval(version),
+        "approvals": approvals,
+        "pending_approval": pending,
+        "can_decide": bool(pending and access.can_decide_approval(request.user, pending)),
+        "approval_form": ApprovalRequestForm(),
+        "decision_form": ApprovalDecisionForm(),
+        "deal": Deal.objects.filter(quote_version=version).first(),
+        "hours_waiting": version.hours_waiting(),
+        "line_errors": {},
+        "errors": [],
+    }
+    context.update(extra)
+    for line in lines:
+        line.over_limit = line.discount_percent > settings.discount_limit_percent
+        line.errors = context["line_errors"].get(line.pk, [])
+    return context
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def quote_detail(request: HttpRequest, pk: int, number: int | None = None) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk)
+    version = quote.latest_version() if number is None else quote.versions.filter(version=number).first()
+    if version is None:
+        raise Http404("version")
+    return render(request, _fragment(request, "cash/quote_detail.html", "lines"), _quote_context(request, quote, version))
+
+
+def _draft_of(quote: Quote) -> QuoteVersion:
+    version = quote.latest_version()
+    if not version.is_editable:
+        raise ValidationError(_("当前版本 v%(n)d 已%(status)s，不能修改；请先生成新版本。") % {"n": version.version, "status": version.get_status_display()})
+    return version
+
+
+def _lines_response(request: HttpRequest, quote: Quote, errors: list[str], line_errors: dict | None = None, add_form=None) -> HttpResponse:
+    """htmx: the lines fragment with any errors beside the lines; otherwise back to the page."""
+    if request.htmx:
+        version = quote.latest_version()
+        extra = {"errors": errors, "line_errors": line_errors or {}}
+        if add_form is not None:
+            extra["add_form"] = add_form
+        return render(request, "cash/quote_detail.html#lines", _quote_context(request, quote, version, **extra))
+    for message in errors + [m for ms in (line_errors or {}).values() for m in ms]:
+        messages.error(request, message)
+    return redirect(reverse("cash:quote_detail", args=[quote.pk]) + "#lines")
+
+
+@vary_on_headers("HX-Request")
+@login_required
+@require_POST
+def line_add(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    form = LineAddForm(request.POST)
+    errors: list[str] = []
+    if form.is_valid():
+        try:
+            quotes.quote_line_add(version=_draft_of(quote), by=request.user, **form.cleaned_data)
+            form = LineAddForm()
+        except ValidationError as exc:
+            errors = _messages_of(exc)
+    else:
+        errors = [f"{form.fields[name].label}：{' '.join(errs)}" if name in form.fields else " ".join(errs) for name, errs in form.errors.items()]
+    return _lines_response(request, quote, errors, add_form=form)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+@require_POST
+def line_update(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    line = quote.latest_version().lines.filter(pk=line_pk).first()
+    if line is None:
+        raise Http404("line")
+    form = LineValuesForm(request.POST)
+    line_errors: dict = {}
+    errors: list[str] = []
+    if form.is_valid():
+        try:
+            _draft_of(quote)
+            quotes.quote_line_update(line=line, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            errors = _messages_of(exc)
+    else:
+        line_errors[line.pk] = [f"{form.fields[name].label}：{' '.join(errs)}" for name, errs in form.errors.items()]
+    return _lines_response(request, quote, errors, line_errors)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+@require_POST
+def line_delete(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    line = quote.latest_version().lines.filter(pk=line_pk).first()
+    if line is None:
+        raise Http404("line")
+    errors: list[str] = []
+    try:
+        _draft_of(quote)
+        quotes.quote_line_remove(line=line, by=request.user)
+    except ValidationError as exc:
+        errors = _messages_of(exc)
+    return _lines_response(request, quote, errors)
+
+
+@login_required
+@require_POST
+def version_update(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    form = VersionMetaForm(request.POST)
+    if form.is_valid():
+        try:
+            quotes.quote_version_update(version=_draft_of(quote), by=request.user, **form.cleaned_data)
+            messages.success(request, _("已保存"))
+        except ValidationError as exc:
+            for message in _messages_of(exc):
+                messages.error(request, message)
+    else:
+        for name, errs in form.errors.items():
+            messages.error(request, f"{form.fields[name].label}：{' '.join(errs)}")
+    return redirect("cash:quote_detail", quote.pk)
+
+
+def _act(request: HttpRequest, quote: Quote, action, success: str, **kwargs) -> HttpResponse:
+    try:
+        action(**kwargs)
+        messages.success(request, success)
+    except ValidationError as exc:
+        for message in _messages_of(exc):
+            messages.error(request, message)
+    return redirect("cash:quote_detail", quote.pk)
+
+
+@login_required
+@require_POST
+def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    return _act(request, quote, quotes.quote_version_send, _("报价已发送，版本已冻结。"), version=quote.latest_version(), by=request.user)
+
+
+@login_required
+@require_POST
+def quote_revise(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    return _act(request, quote, quotes.quote_revise, _("已生成新版本草稿。"), quote=quote, by=request.user)
+
+
+@login_required
+@require_POST
+def quote_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    return _act(request, quote, quotes.quote_version_reject, _("已标记为客户拒绝。"), version=quote.latest_version(), by=request.user)
+
+
+@login_required
+def quote_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer confirmed: the version is confirmed and the won deal with its plan is created."""
+    quote = access.get_quote_for_user(request, pk, write=True)
+    version = quote.latest_version()
+    if version.status != QuoteStatus.SENT:
+        messages.error(request, _("只有已发送的报价可以确认（当前：%(status)s）") % {"status": version.get_status_display()})
+        return redirect("cash:quote_detail", quote.pk)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        plan = deals.default_plan(version.total, data["instalments"], data["first_due"], data["months_apart"])
+        try:
+            with transaction.atomic():
+                quotes.quote_version_confirm(version=version, by=request.user)
+                deal = deals.deal_win(version=version, by=request.user, plan=plan)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("报价已确认，已生成赢单 %(number)s。") % {"number": deal.number})
+            return redirect("cash:deal_detail", deal.pk)
+    return render(request, "cash/quote_confirm.html", {"quote": quote, "version": version, "form": form})
+
+
+@login_required
+def quote_lost(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    version = quote.latest_version()
+    form = LostForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deal = deals.deal_lose(
+                customer=quote.customer, by=request.user, reason=form.cleaned_data["reason"], detail=form.cleaned_data["detail"], version=version
+            )
+        except ValidationError as exc:
+            for message in _messages_of(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("已记录丢单：%(reason)s") % {"reason": deal.lost_reason})
+            return redirect("cash:quote_detail", quote.pk)
+    return render(request, "cash/quote_lost.html", {"quote": quote, "version": version, "form": form})
+
+
+@login_required
+def quote_diff(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk)
+    versions = list(quote.versions.order_by("version"))
+    by_number = {v.version: v for v in versions}
+    try:
+        new_number = int(request.GET.get("b") or versions[-1].version)
+        old_number = int(request.GET.get("a") or max(new_number - 1, versions[0].version))
+    except ValueError:
+        raise Http404("version")
+    if old_number not in by_number or new_number not in by_number:
+        raise Http404("version")
+    old, new = by_number[old_number], by_number[new_number]
+    return render(
+        request,
+        "cash/quote_diff.html",
+        {"quote": quote, "old": old, "new": new, "versions": versions, "diff": quotes.version_diff(old, new)},
+    )
+
+
+@login_required
+def quote_pdf_download(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk)
+    version = quote.versions.filter(version=number).first()
+    if version is None:
+        raise Http404("version")
+    response = HttpResponse(quote_pdf(version), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, f"报价单-{quote.number}-v{version.version}.pdf")
+    return response
+
+
+@login_required
+@require_POST
+def approval_request(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    form = ApprovalRequestForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        version = _draft_of(quote)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("cash:quote_detail", quote.pk)
+    return _act(request, quote, quotes.discount_approval_request, _("已提交折扣审批，已通知主管。"), version=version, by=request.user, reason=reason)
+
+
+@login_required
+def approval_list(request: HttpRequest) -> HttpResponse:
+    if not is_manager(request.user):
+        raise Http404("approvals")
+    pending = access.approvals_to_decide(request.user).select_related("version__quote__customer__hospital", "requested_by")
+    return render(request, "cash/approval_list.html", {"approvals": pending, "decision_form": ApprovalDecisionForm()})
+
+
+@login_required
+@require_POST
+def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    approval = access.get_approval_for_user(request, pk, write=True)
+    form = ApprovalDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请选择批准或驳回"))
+    else:
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            quotes.discount_approval_decide(approval=approval, approve=approve, by=request.user, note=form.cleaned_data["note"])
+            messages.success(request, _("已批准") if approve else _("已驳回"))
+        except ValidationError as exc:
+            for message in _messages_of(exc):
+                messages.error(request, message)
+    if request.POST.get("next") == "list":
+        return redirect("cash:approval_list")
+    return redirect("cash:quote_detail", approval.version.quote_id)
+
+
+# --- Deals, receivables, payments -----------------------------------------------------------------
+
+
+@login_required
+def deal_list(request: HttpRequest) -> HttpResponse:
+    deals_qs = Deal.objects.visible_to(request.user).select_related("hospital", "owner", "customer").with_progress()
+    status = request.GET.get("status", "")
+    if status in DealStatus.values:
+        deals_qs = deals_qs.filter(status=status)
+    query = request.GET.get("q", "").strip()
+    if query:
+        deals_qs = deals_qs.filter(Q(number__icontains=query) | Q(hospital__name__icontains=query) | Q(product_summary__icontains=query))
+    page = Paginator(deals_qs.order_by("-closed_at"), 30).get_page(request.GET.get("page"))
+    for deal in page:
+        deal.percent = progress_percent(deal.paid_total, deal.receivable_total)
+    return render(request, "cash/deal_list.html", {"page": page, "status": status, "query": query, "statuses": DealStatus.choices})
+
+
+def _deal_context(request: HttpRequest, deal: Deal, payment_form=None) -> dict:
+    receivables = list(deal.receivables.order_by("sequence"))
+    today = timezone.localdate()
+    for receivable in receivables:
+        receivable.overdue = receivable.is_overdue(today)
+    can_change = access.can_change_deal(request.user, deal)
+    return {
+        "deal": deal,
+        "progress": deals.deal_progress(deal),
+        "receivables": receivables,
+        "payments": Payment.objects.filter(receivable__deal=deal).select_related("receivable", "pushed_by", "recorded_by"),
+        "reps": deal.reps.all().order_by("username"),
+        "can_change": can_change,
+        "payment_form": payment_form if payment_form is not None else (PaymentForm(deal=deal, user=request.user) if can_change else None),
+    }
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = access.get_deal_for_user(request, pk)
+    return render(request, _fragment(request, "cash/deal_detail.html", "payments"), _deal_context(request, deal))
+
+
+@vary_on_headers("HX-Request")
+@login_required
+@require_POST
+def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
+    """回款: finance or a rep records money received; the pushing rep is credited."""
+    deal = access.get_deal_for_user(request, pk, write=True)
+    form = PaymentForm(request.POST, deal=deal, user=request.user)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            deals.payment_record(
+                receivable=data["receivable"],
+                amount=data["amount"],
+                received_on=data["received_on"],
+                by=request.user,
+                pushed_by=data["pushed_by"],
+                reference=data["reference"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            if not request.htmx:
+                messages.success(request, _("已记录回款 ¥%(amount)s") % {"amount": data["amount"]})
+                return redirect("cash:deal_detail", deal.pk)
+            form = None
+    if not request.htmx and form is not None:
+        return render(request, "cash/deal_detail.html", _deal_context(request, deal, payment_form=form), status=400)
+    return render(request, "cash/deal_detail.html#payments", _deal_context(request, deal, payment_form=form))
+
+
+@login_required
+def receivable_list(request: HttpRequest) -> HttpResponse:
+    receivables = (
+        Receivable.objects.visible_to(request.user)
+        .select_related("deal__hospital", "deal__owner")
+        .with_outstanding()
+        .order_by("due_date", "pk")
+    )
+    show = request.GET.get("show", "open")
+    today = timezone.localdate()
+    if show == "open":
+        receivables = receivables.open()
+    elif show == "overdue":
+        receivables = receivables.overdue(today)
+    page = Paginator(receivables, 50).get_page(request.GET.get("page"))
+    for receivable in page:
+        receivable.overdue = receivable.is_overdue(today)
+    return render(request, "cash/receivable_list.html", {"page": page, "show": show})
+
+
+@login_required
+def overdue(request: HttpRequest) -> HttpResponse:
+    """Overdue receivables per rep and per team (the viewer's scope)."""
+    today = timezone.localdate()
+    receivables = Receivable.objects.visible_to(request.user).overdue(today)
+    owner = request.GET.get("rep")
+    rows = receivables.select_related("deal__hospital", "deal__owner__rep__team").with_outstanding().order_by("due_date")
+    if owner and owner.isdigit() and users_visible_to(request.user).filter(pk=owner).exists():
+        rows = rows.filter(deal__owner_id=owner)
+    summary = deals.overdue_summary(receivables)
+    rows = list(rows[:200])
+    for row in rows:
+        row.days_overdue = (today - row.due_date).days
+    return render(request, "cash/overdue.html", {"rows": rows, "summary": summary, "today": today, "selected_rep": owner or ""})
+
+
+# --- Bank statements -------------------------------------------------------------------------------
+
+
+@login_required
+def statement_list(request: HttpRequest) -> HttpResponse:
+    if not access.is_finance(request.user):
+        if access.can_review_statements(request.user):
+            return redirect("cash:review_queue")
+        raise Http404("statements")
+    form = StatementUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            statement = statements.statement_upload(account=form.cleaned_data["account"], uploaded_file=form.cleaned_data["file"], by=request.user)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("已上传「%(name)s」，正在导入。") % {"name": statement.original_name})
+            return redirect("cash:statement_detail", statement.pk)
+    page = Paginator(BankStatement.objects.select_related("account", "uploaded_by"), 30).get_page(request.GET.get("page"))
+    return render(request, "cash/statement_list.html", {"form": form, "page": page}, status=400 if form.errors else 200)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    statement = access.get_statement_for_user(request, pk)
+    rows = Paginator(statement.rows.order_by("line_number"), 100).get_page(request.GET.get("page"))
+    context = {
+        "statement": statement,
+        "rows": rows,
+        "busy": statement.status in (StatementStatus.QUEUED, StatementStatus.PROCESSING),
+    }
+    return render(request, _fragment(request, "cash/statement_detail.html", "status"), context)
+
+
+def _rows_with_proposals(rows):
+    allocations = MatchAllocation.objects.select_related("receivable__deal__hospital", "receivable__deal__owner")
+    proposals = MatchProposal.objects.filter(status=ProposalStatus.OPEN).prefetch_related(Prefetch("allocations", queryset=allocations))
+    return rows.prefetch_related(Prefetch("match_proposals", queryset=proposals, to_attr="open_proposals"))
+
+
+@login_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Incoming payments waiting for a person: high-confidence proposals first, then the rest."""
+    if not access.can_review_statements(request.user):
+        raise Http404("review")
+    show = request.GET.get("show", "")
+    rows = access.statement_rows_for(request.user).filter(status__in=[RowStatus.PROPOSED, RowStatus.REVIEW])
+    counts = {"proposed": rows.filter(status=RowStatus.PROPOSED).count(), "review": rows.filter(status=RowStatus.REVIEW).count()}
+    if show in (RowStatus.PROPOSED, RowStatus.REVIEW):
+        rows = rows.filter(status=show)
+    rows = _rows_with_proposals(rows.select_related("account").order_by("-status", "booked_on", "pk"))
+    page = Paginator(rows, 30).get_page(request.GET.get("page"))
+    return render(request, "cash/review_queue.html", {"page": page, "show": show, "counts": counts})
+
+
+def _allocatable(request: HttpRequest):
+    return Receivable.objects.visible_to(request.user).open().select_related("deal__hospital").order_by("deal__hospital__name", "due_date")
+
+
+@login_required
+def row_detail(request: HttpRequest, pk: int, formset=None) -> HttpResponse:
+    row = access.get_statement_row_for_user(request, pk)
+    row = _rows_with_proposals(StatementRow.objects.filter(pk=row.pk).select_related("statement", "account", "decided_by")).get()
+    if formset is None:
+        formset = AllocationFormSet(form_kwargs={"receivables": _allocatable(request)}, prefix="alloc")
+    return render(
+        request,
+        "cash/row_detail.html",
+        {
+            "row": row,
+            "formset": formset,
+            "open": row.status in (RowStatus.PROPOSED, RowStatus.REVIEW),
+            "payments": row.payments.select_related("receivable__deal", "pushed_by"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def row_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    row = access.get_statement_row_for_user(request, pk)
+    proposal = row.match_proposals.filter(pk=request.POST.get("proposal") or 0, status=ProposalStatus.OPEN).first()
+    if proposal is None:
+        raise Http404("proposal")
+    visible = set(Receivable.objects.visible_to(request.user).values_list("pk", flat=True))
+    if not all(allocation.receivable_id in visible for allocation in proposal.allocations.all()):
+        raise Http404("proposal")
+    try:
+        payments = statements.match_proposal_confirm(proposal=proposal, by=request.user)
+    except ValidationError as exc:
+        for message in _messages_of(exc):
+            messages.error(request, message)
+        return redirect("cash:row_detail", row.pk)
+    messages.success(request, _("已确认，记录回款 %(n)d 笔。") % {"n": len(payments)})
+    return redirect("cash:review_queue")
+
+
+@login_required
+@require_POST
+def row_allocate(request: HttpRequest, pk: int) -> HttpResponse:
+    """A person allocates the row by hand (partial, combined, or a payer we did not recognise)."""
+    row = access.get_statement_row_for_user(request, pk)
+    formset = AllocationFormSet(request.POST, form_kwargs={"receivables": _allocatable(request)}, prefix="alloc")
+    if formset.is_valid():
+        allocations = [(form.cleaned_data["receivable"], form.cleaned_data["amount"]) for form in formset if form.cleaned_data.get("receivable")]
+        try:
+            payments = statements.statement_row_confirm(row=row, allocations=allocations, by=request.user)
+        except ValidationError as exc:
+            for message in _messages_of(exc):
+                formset._non_form_errors = formset.error_class([*formset.non_form_errors(), message])
+        else:
+            messages.success(request, _("已确认，记录回款 %(n)d 笔。") % {"n": len(payments)})
+            return redirect("cash:review_queue")
+    response = row_detail(request, pk, formset=formset)
+    response.status_code = 400
+    return response
+
+
+@login_required
+@require_POST
+def row_ignore(request: HttpRequest, pk: int) -> HttpResponse:
+    row = access.get_statement_row_for_user(request, pk)
+    try:
+        statements.statement_row_ignore(row=row, by=request.user)
+        messages.success(request, _("已标记为非回款。"))
+    except ValidationError as exc:
+        for message in _messages_of(exc):
+            messages.error(request, message)
+    return redirect("cash:review_queue")
+
+
+def nav_approval_badge(request: HttpRequest) -> HttpResponse:
+    """The nav badge: pending discount approvals for this manager (empty renders nothing)."""
+    if not request.user.is_authenticated or not is_manager(request.user):
+        return HttpResponse("")
+    count = access.approvals_to_decide(request.user).count()
+    return HttpResponse(str(count) if count else "")
+
+
+def nav_review_badge(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated or not access.can_review_statements(request.user):
+        return HttpResponse("")
+    count = access.statement_rows_for(request.user).filter(status__in=[RowStatus.PROPOSED, RowStatus.REVIEW]).count()
+    return HttpResponse(str(count) if count else "")
+
