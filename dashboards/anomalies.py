@@ -200,12 +200,26 @@ def evaluate_kpi(kpi: str, *, as_of: date, threshold: Threshold, lookback: int |
     return opened
 
 
-def evaluate_anomalies(*, as_of: date | None = None, lookback: int | None = None) -> list[Intervention]:
+def periods_in_days(window: str, as_of: date, days: int) -> int:
+    """How many periods of `window` the `days` up to `as_of` hold."""
+    if window == Window.WEEK:
+        return max(1, days // 7)
+    if window == Window.WORKING_DAY:
+        return max(1, len(working_days(as_of - timedelta(days=days - 1), as_of + timedelta(days=1))))
+    return max(1, days)
+
+
+def evaluate_anomalies(*, as_of: date | None = None, history_days: int | None = None) -> list[Intervention]:
     """Evaluate every rule over the periods ending on `as_of` (default: yesterday, the last complete
-    day) and open a task per new anomaly occurrence. Safe to run any number of times."""
+    day) and open a task per new anomaly occurrence. Safe to run any number of times.
+
+    `history_days` replays a longer past at once (the demo seed, or after an outage): every run in
+    it that reached its length opens its task, as the daily job would have on that morning."""
     as_of = as_of or today() - timedelta(days=1)
     thresholds = Threshold.all_by_kpi()
     opened: list[Intervention] = []
     for kpi in Kpi.values:
-        opened += evaluate_kpi(kpi, as_of=as_of, threshold=thresholds[kpi], lookback=lookback)
+        threshold = thresholds[kpi]
+        lookback = periods_in_days(threshold.window, as_of, history_days) if history_days else None
+        opened += evaluate_kpi(kpi, as_of=as_of, threshold=threshold, lookback=lookback)
     return opened
