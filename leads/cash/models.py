@@ -27,10 +27,6 @@ MONEY = {"max_digits": 14, "decimal_places": 2}
 PERCENT = {"max_digits": 5, "decimal_places": 2, "validators": [MinValueValidator(ZERO), MaxValueValidator(Decimal("100"))]}
 
 
-def _money_sum(expression) -> Coalesce:
-    return Coalesce(Sum(expression), Value(ZERO), output_field=DecimalField(**MONEY))
-
-
 # --- Settings ops edit in admin -----------------------------------------------------------------
 
 
@@ -327,9 +323,6 @@ class ReceivableQuerySet(models.QuerySet):
 
     def overdue(self, today: date | None = None) -> "ReceivableQuerySet":
         return self.open().filter(due_date__lt=today or timezone.localdate())
-
-    def with_outstanding(self) -> "ReceivableQuerySet":
-        return self.annotate(outstanding=ExpressionWrapper(F("amount") - F("paid_amount"), output_field=DecimalField(**MONEY)))
 
 
 class Receivable(models.Model):

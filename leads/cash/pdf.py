@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
@@ -18,6 +19,10 @@ from .models import CashSettings, QuoteStatus, QuoteVersion
 
 def _money(value) -> str:
     return f"¥{value:,.2f}"
+
+
+def _amount(value) -> str:
+    return f"{value:,.2f}"
 
 
 def _percent(value) -> str:
@@ -55,24 +60,27 @@ def quote_pdf(version: QuoteVersion) -> bytes:
     meta_table.setStyle(TableStyle([("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef2f7")), ("BACKGROUND", (2, 0), (2, -1), colors.HexColor("#eef2f7"))]))
     story += [meta_table, Spacer(1, 5 * mm)]
 
-    rows = [[_("序号"), _("型号"), _("名称"), _("数量"), _("单价"), _("折扣"), _("不含税金额"), _("税率"), _("税额"), _("含税金额")]]
+    small = style["small"]
+    number = ParagraphStyle("cash-number", parent=small, alignment=2)
+    header = [_("序号"), _("型号"), _("名称"), _("数量"), _("单价"), _("折扣"), _("不含税金额"), _("税率"), _("税额"), _("含税金额")]
+    rows = [[Paragraph(text, small) for text in header]]
     for index, line in enumerate(version.lines.all(), start=1):
         rows.append(
-            [
-                str(index),
-                line.product_model,
-                line.product_name,
-                f"{line.quantity} {line.unit}",
-                _money(line.unit_price),
-                _percent(line.discount_percent),
-                _money(line.line_subtotal),
-                _percent(line.tax_rate_percent),
-                _money(line.line_tax),
-                _money(line.line_total),
+            [Paragraph(str(index), small), Paragraph(line.product_model, small), Paragraph(line.product_name, small), Paragraph(f"{line.quantity} {line.unit}", small)]
+            + [
+                Paragraph(text, number)
+                for text in (
+                    _amount(line.unit_price),
+                    _percent(line.discount_percent),
+                    _amount(line.line_subtotal),
+                    _percent(line.tax_rate_percent),
+                    _amount(line.line_tax),
+                    _amount(line.line_total),
+                )
             ]
         )
-    widths = [9 * mm, 22 * mm, 33 * mm, 13 * mm, 20 * mm, 12 * mm, 20 * mm, 11 * mm, 18 * mm, 22 * mm]
-    story += [pdf.table(rows, col_widths=widths), Spacer(1, 4 * mm)]
+    widths = [8 * mm, 22 * mm, 32 * mm, 12 * mm, 20 * mm, 11 * mm, 22 * mm, 11 * mm, 20 * mm, 22 * mm]
+    story += [Paragraph(_("金额单位：人民币元"), style["small"]), pdf.table(rows, col_widths=widths), Spacer(1, 4 * mm)]
 
     totals = Table(
         [

@@ -496,7 +496,7 @@ def receivable_list(request: HttpRequest) -> HttpResponse:
     receivables = (
         Receivable.objects.visible_to(request.user)
         .select_related("deal__hospital", "deal__owner")
-        .with_outstanding()
+        
         .order_by("due_date", "pk")
     )
     show = request.GET.get("show", "open")
@@ -517,7 +517,7 @@ def overdue(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     receivables = Receivable.objects.visible_to(request.user).overdue(today)
     owner = request.GET.get("rep")
-    rows = receivables.select_related("deal__hospital", "deal__owner__rep__team").with_outstanding().order_by("due_date")
+    rows = receivables.select_related("deal__hospital", "deal__owner__rep__team").order_by("due_date")
     if owner and owner.isdigit() and users_visible_to(request.user).filter(pk=owner).exists():
         rows = rows.filter(deal__owner_id=owner)
     summary = deals.overdue_summary(receivables)
