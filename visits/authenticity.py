@@ -67,7 +67,7 @@ def repeat_flags(*, task: VisitTask, sha256: str, phash: str) -> list[dict]:
     earlier = Evidence.objects.filter(kind=ModuleKind.PHOTO).exclude(task=task)
     same_file = earlier.filter(sha256=sha256).select_related("task__rep", "task__customer").order_by("uploaded_at").first()
     if same_file:
-        return [_repeat_flag(same_file, _("与 %(rep)s %(when)s 在 %(customer)s 上传的照片完全相同"), 0)]
+        return [repeat_flag(same_file, _("与 %(rep)s %(when)s 在 %(customer)s 上传的照片完全相同"), 0)]
     if not phash:
         return []
     limit = _setting("VISITS_PHASH_MAX_DISTANCE", 6)
@@ -83,10 +83,10 @@ def repeat_flags(*, task: VisitTask, sha256: str, phash: str) -> list[dict]:
         return []
     first_pk = earlier.filter(phash=best[1]).aggregate(first=Min("pk"))["first"]
     match = Evidence.objects.select_related("task__rep", "task__customer").get(pk=first_pk)
-    return [_repeat_flag(match, _("与 %(rep)s %(when)s 在 %(customer)s 上传的照片高度相似"), best[0])]
+    return [repeat_flag(match, _("与 %(rep)s %(when)s 在 %(customer)s 上传的照片高度相似"), best[0])]
 
 
-def _repeat_flag(match: Evidence, template: str, distance: int) -> dict:
+def repeat_flag(match: Evidence, template: str, distance: int) -> dict:
     rep = match.task.rep
     return flag(
         "repeat_photo",
