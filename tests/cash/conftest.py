@@ -39,3 +39,29 @@ def customer_b(charlie):
 @pytest.fixture
 def data_dir():
     return DATA
+
+
+@pytest.fixture
+def account(db):
+    """The company's ICBC corporate account, read with the generic map (贷方金额 / 借方金额 …)."""
+    from leads.cash.bankfiles import PRESETS
+    from leads.cash.models import BankAccount
+
+    return BankAccount.objects.create(name="工行基本户", bank="generic", account_number="1202026009200123456", column_map=PRESETS["generic"]["map"])
+
+
+@pytest.fixture
+def upload(client, django_capture_on_commit_callbacks):
+    """Upload a statement file as `user` through the page; the import task runs after commit."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from leads.cash.models import BankStatement
+
+    def _upload(user, account, name: str, data: bytes):
+        client.force_login(user)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/cash/statements/", {"account": account.pk, "file": SimpleUploadedFile(name, data)})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        return BankStatement.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+
+    return _upload
