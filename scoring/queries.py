@@ -60,7 +60,10 @@ class PointsRow:
     by_behaviour: dict = field(default_factory=dict)  # behaviour → {"month": n, "quarter": n}
 
     def cells(self) -> list[dict]:
-        return [{"behaviour": b, **self.by_behaviour.get(b, {"month": 0, "quarter": 0})} for b, _ in BEHAVIOURS]
+        return [
+            {"behaviour": b, "label": label, **self.by_behaviour.get(b, {"month": 0, "quarter": 0})}
+            for b, label in BEHAVIOURS
+        ]
 
 
 def _pivot(rows, key: str, name) -> list[PointsRow]:
@@ -136,14 +139,21 @@ def team_summary(people: QuerySet, month: Period, quarter: Period) -> dict:
 
 # --- 协作看板 (S4) -------------------------------------------------------------------------------
 
-TIMELINE_WIDTH = 720
-TIMELINE_LABEL = 84
+TIMELINE_WIDTH = 380
+TIMELINE_LABEL = 56
 TIMELINE_ROW = 18
 
 
-def drill_url(quarter: Period, **filters) -> str:
-    query = {"quarter": quarter.key, **{k: v for k, v in filters.items() if v not in (None, "")}}
-    return f"{reverse('scoring:board_drill')}?{urlencode(query)}"
+class DrillLinks:
+    """Drill-down URLs for one board (the path is resolved once, not once per cell)."""
+
+    def __init__(self, quarter: Period) -> None:
+        self.base = reverse("scoring:board_drill")
+        self.quarter = quarter.key
+
+    def __call__(self, **filters) -> str:
+        query = {"quarter": self.quarter, **{k: v for k, v in filters.items() if v not in (None, "")}}
+        return f"{self.base}?{urlencode(query)}"
 
 
 def top_customers(quarter: Period, limit: int = 10) -> list[dict]:
@@ -159,6 +169,7 @@ def board_data(quarter: Period) -> dict:
     """This quarter's top-10 customers by points, each as a rep × behaviour heat map and a per-hour
     timeline, plus an hour-of-day × weekday heat map over all ten. Four aggregate queries."""
     top = top_customers(quarter)
+    drill_url = DrillLinks(quarter)
     ids = [row["customer_id"] for row in top]
     in_board = Contribution.objects.between(quarter.start, quarter.end).filter(customer_id__in=ids)
     cells = (
@@ -223,13 +234,13 @@ def board_data(quarter: Period) -> dict:
                     "points": person["by_behaviour"].get(behaviour, {}).get("points", 0),
                     "actions": person["by_behaviour"].get(behaviour, {}).get("actions", 0),
                     **heat(person["by_behaviour"].get(behaviour, {}).get("points", 0), maximum),
-                    "url": drill_url(quarter, customer=customer["id"], rep=person["id"], behaviour=behaviour),
+                    "url": drill_url(customer=customer["id"], rep=person["id"], behaviour=behaviour),
                 }
                 for behaviour, label in BEHAVIOURS
             ]
         customer["rows"] = people
-        customer["url"] = drill_url(quarter, customer=customer["id"])
-        customer["timeline"] = _timeline(quarter, customer, people)
+        customer["url"] = drill_url(customer=customer["id"])
+        customer["timeline"] = _timeline(quarter, customer, people, drill_url)
         board.append(customer)
 
     week_max = max((row["points"] for row in week), default=0)
@@ -243,7 +254,7 @@ def board_data(quarter: Period) -> dict:
                     "points": week_cells.get((weekday, hour), {}).get("points", 0),
                     "actions": week_cells.get((weekday, hour), {}).get("actions", 0),
                     **heat(week_cells.get((weekday, hour), {}).get("points", 0), week_max),
-                    "url": drill_url(quarter, weekday=weekday, hour=hour),
+                    "url": drill_url(weekday=weekday, hour=hour),
                 }
                 for hour in range(24)
             ],
@@ -257,7 +268,7 @@ def legend() -> list[dict]:
     return [{"behaviour": b, "label": label, "colour": BEHAVIOUR_COLOURS[b]} for b, label in BEHAVIOURS]
 
 
-def _timeline(quarter: Period, customer: dict, people: list[dict]) -> dict:
+def _timeline(quarter: Period, customer: dict, people: list[dict], drill_url: DrillLinks) -> dict:
     """A per-hour timeline as SVG geometry: one row per rep, one mark per (hour, behaviour)."""
     span = (quarter.end - quarter.start).total_seconds()
     plot = TIMELINE_WIDTH - TIMELINE_LABEL
@@ -276,7 +287,7 @@ def _timeline(quarter: Period, customer: dict, people: list[dict]) -> dict:
                 "title": f"{people[row_of[slot['rep_id']]]['name']} · {Behaviour(slot['behaviour']).label} · "
                 f"{local:%m-%d %H}:00 · +{slot['points']}",
                 "url": drill_url(
-                    quarter, customer=customer["id"], rep=slot["rep_id"], behaviour=slot["behaviour"], slot=f"{local:%Y-%m-%dT%H}"
+                    customer=customer["id"], rep=slot["rep_id"], behaviour=slot["behaviour"], slot=f"{local:%Y-%m-%dT%H}"
                 ),
             }
         )
