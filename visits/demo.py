@@ -173,8 +173,11 @@ def _seed(ctx, rng: random.Random, reps: list, templates: dict) -> None:
                 visits = max(1, round(rng.gauss(1.95 * diligence, 0.6)))
             chosen: set[int] = set()
             for slot in range(min(visits, 4)):
-                customer = rng.choice(own if rng.random() < 0.7 else teammates)
-                if customer.pk in chosen:
+                for _attempt in range(6):  # a different customer for each visit of the day
+                    customer = rng.choice(own if rng.random() < 0.7 else teammates)
+                    if customer.pk not in chosen:
+                        break
+                else:
                     continue
                 chosen.add(customer.pk)
                 deans = contacts[customer.pk][ContactTitle.DEAN] + contacts[customer.pk][ContactTitle.VICE_DEAN]
