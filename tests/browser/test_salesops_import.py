@@ -15,7 +15,15 @@ from salesops.models import Customer, ImportJob
 from ..factories import HospitalFactory
 from ..salesops.xlsx import CUSTOMER_HEADERS, xlsx_bytes
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The supervisors' browsers are Chinese; the page follows Accept-Language unless the person switched.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.browser_context_args(locale="zh-CN"),
+]
+
+# The machine may be busy (2 cores, several suites): wait longer than Playwright's 5 s default.
+SLOW = 20_000
 
 ROWS = [
     ["浙江省人民医院 骨科", "浙江省人民医院", "骨科", "王建国", "主任", "13812345678", "alice"],
@@ -37,7 +45,7 @@ def test_supervisor_fixes_a_bad_row_and_imports_the_customers(login_page, live_s
     page.get_by_role("button", name="上传并预览").click()
 
     row = page.locator("tr.has-error")
-    expect(row).to_have_count(1)
+    expect(row).to_have_count(1, timeout=SLOW)
     expect(row).to_contain_text("第 3 行 · 电话")
     expect(page.get_by_role("button", name=re.compile("确认导入"))).to_be_disabled()
     expect(page.get_by_text("只要有一行有错误，就不能确认")).to_be_visible()
@@ -45,12 +53,12 @@ def test_supervisor_fixes_a_bad_row_and_imports_the_customers(login_page, live_s
     page.get_by_role("link", name="重新上传").first.click()
     page.set_input_files("input[type=file]", str(good))
     page.get_by_role("button", name="上传并预览").click()
-    expect(page.get_by_text("共 2 行，其中 0 行有错误。")).to_be_visible()
+    expect(page.get_by_text("共 2 行，其中 0 行有错误。")).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="确认导入全部 2 行").click()
-    expect(page.get_by_text("已导入 2 条客户。").first).to_be_visible()
+    expect(page.get_by_text("已导入 2 条客户。").first).to_be_visible(timeout=SLOW)
 
     page.get_by_role("link", name="查看客户").click()
-    expect(page.get_by_role("link", name="浙江省人民医院 骨科")).to_be_visible()
+    expect(page.get_by_role("link", name="浙江省人民医院 骨科")).to_be_visible(timeout=SLOW)
     expect(page.get_by_role("link", name="浙江省人民医院 脊柱外科")).to_be_visible()
     assert Customer.objects.count() == 2
 
@@ -64,7 +72,7 @@ def test_progress_page_swaps_in_the_preview_when_parsing_ends(login_page, live_s
 
     page = login_page(carol)
     page.goto(f"{live_server.url}/imports/job/{job.pk}/")
-    expect(page.get_by_role("progressbar")).to_be_visible()
+    expect(page.get_by_role("progressbar")).to_be_visible(timeout=SLOW)
     import_parse(job.pk)
-    expect(page.get_by_role("button", name="确认导入全部 1 行")).to_be_enabled(timeout=5000)
+    expect(page.get_by_role("button", name="确认导入全部 1 行")).to_be_enabled(timeout=SLOW)
     expect(page.get_by_role("progressbar")).to_have_count(0)

@@ -65,3 +65,16 @@ def test_compiled_catalogue_is_committed_next_to_its_source():
     assert po.exists() and mo.exists()
     assert 'msgstr ""\n\n' not in po.read_text(encoding="utf-8").split("\n\n", 1)[1] + "\n"
     assert "#, fuzzy" not in po.read_text(encoding="utf-8")
+
+
+def test_an_english_browser_still_gets_chinese_until_the_person_switches(client, alice, settings):
+    """Chinese by default: the browser's Accept-Language does not switch the UI, the switcher does."""
+    middleware = list(settings.MIDDLEWARE)
+    if "salesops.middleware.ChineseByDefaultMiddleware" not in middleware:
+        middleware.insert(middleware.index("django.middleware.locale.LocaleMiddleware"), "salesops.middleware.ChineseByDefaultMiddleware")
+        settings.MIDDLEWARE = middleware
+    client.force_login(alice)
+    html = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).content.decode()
+    assert '<html lang="zh-hans">' in html and "你好，艾丽" in html
+    _english(client)
+    assert "Hello, 艾丽" in client.get("/", headers={"Accept-Language": "zh-CN"}).content.decode()
