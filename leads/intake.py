@@ -213,6 +213,7 @@ class PublicLeadForm(LeadIntakeForm):
 
 # 【线索响应】王主任 13800001111 AK-HIP-01 官网 — full-width or half-width brackets and spaces.
 LINE_PREFIX = re.compile(r"^\s*[【\[［]\s*线索响应\s*[】\]］]\s*")
+PHONE_CHUNK = re.compile(r"[0-9+()\-.]+")
 
 
 @dataclass
@@ -261,8 +262,15 @@ def parse_wechat_text(text: str, *, max_lines: int = 500) -> list[PastedLine]:
             missing = [_("客户名"), _("电话"), _("意向型号"), _("来源渠道")][len(parts):]
             line.errors.append(_("缺少：%(fields)s") % {"fields": "、".join(str(m) for m in missing)})
             continue
-        # The customer name may contain spaces ("王 主任"): the last three fields are fixed.
-        name, phone_raw, model, source_raw = " ".join(parts[:-3]), parts[-3], parts[-2], parts[-1]
+        # Model and source are the last two words; before them the phone, which may itself be
+        # written with spaces ("+86 139 0000 2222"); the rest is the name ("张 主任" too).
+        model, source_raw, head = parts[-2], parts[-1], parts[:-2]
+        split = len(head)
+        while split > 1 and PHONE_CHUNK.fullmatch(head[split - 1]):
+            split -= 1
+        if split == len(head):  # no phone-like word: report it as the phone error it is
+            split = len(head) - 1
+        name, phone_raw = " ".join(head[:split]), " ".join(head[split:])
         try:
             phone = normalize_phone(phone_raw)
         except ValidationError as exc:

@@ -135,10 +135,12 @@ def timeline(lead: Lead) -> tuple[list[Event], list[Milestone]]:
         (_("升级"), lead.escalated_at),
         (_("首次有效联系"), lead.first_effective_contact_at),
     ]
+    # In the order they happened (an escalation comes before a late acknowledgement), each with
+    # the time since the step before it; steps not reached yet follow, without a time.
+    reached = sorted(((at, label) for label, at in steps if at), key=lambda step: step[0])
     milestones, last_at = [], None
-    for label, at in steps:
-        took = humanize_duration(at - last_at) if at and last_at else ""
-        milestones.append(Milestone(label, at, took))
-        if at:
-            last_at = at
+    for at, label in reached:
+        milestones.append(Milestone(label, at, humanize_duration(at - last_at) if last_at else ""))
+        last_at = at
+    milestones += [Milestone(label, None, "") for label, at in steps if not at and label != _("升级")]
     return events, milestones

@@ -1,0 +1,93 @@
+"""L8 — rule simulation: replay the last N leads under draft weights, side by side with the live
+rules (per-rep load, grade and product-line match rate, changed assignments), then publish."""
+
+from __future__ import annotations
+
+import pytest
+
+from leads.intake import IntakeData
+from leads.models import AssignmentRules, RulesStatus
+from leads.services import lead_intake, rules_create_draft
+from leads.simulation import simulate
+
+from ..factories import RepFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(hip, joint, spine, hospital_3a):
+    line_rep = RepFactory(user=UserFactory(username="line", first_name="产品线"), grades_served=["private"], capacity=50)
+    line_rep.product_lines.set([joint])
+    grade_rep = RepFactory(user=UserFactory(username="grade", first_name="三甲"), grades_served=["3A"], capacity=50)
+    grade_rep.product_lines.set([spine])
+    for index in range(6):
+        lead_intake(data=IntakeData(contact_name=f"客户{index}", phone=f"+86138000011{index:02d}", product=hip, product_model=hip.model_number, hospital=hospital_3a, hospital_name=hospital_3a.name, hospital_grade="3A"))
+    return line_rep.user, grade_rep.user
+
+
+def _draft(by, grade, line, load):
+    return rules_create_draft(by=by, weight_grade=grade, weight_product_line=line, weight_workload=load, ack_timeout_minutes=3, dedupe_window_days=30)
+
+
+def test_replay_shows_how_a_draft_would_have_assigned(history, olga):
+    """L8: under live weights (30/40/30) the hip leads go to the joint rep (until load evens out);
+    a grade-heavy draft gives them all to the 三甲 rep; both runs start from the same loads."""
+    line_user, grade_user = history
+    result = simulate(_draft(olga, 90, 5, 5), n=6)
+    assert result.n == 6
+    assert result.draft.per_rep[grade_user.pk] == 6
+    assert result.live.per_rep[line_user.pk] >= 3
+    assert result.draft.grade_match_rate == 1.0 and result.draft.line_match_rate == 0.0
+    assert result.live.line_match_rate > 0
+    assert result.changed_count == result.live.per_rep[line_user.pk]
+    assert {row["name"] for row in result.rep_rows} == {"产品线", "三甲"}
+
+
+def test_simulating_the_live_rules_changes_nothing(history):
+    result = simulate(AssignmentRules.live(), n=6)
+    assert result.changed_count == 0 and result.live.per_rep == result.draft.per_rep
+
+
+def test_simulation_page_and_publish(client, history, olga, carol):
+    """L8: supervisors see the comparison; only ops/director publish; publishing makes it live."""
+    draft = _draft(olga, 90, 5, 5)
+    client.force_login(carol)
+    page = client.get(f"/leads/rules/{draft.pk}/simulate/?n=6").content.decode()
+    assert 'id="sim-live"' in page and 'id="sim-draft"' in page and "分配变化" in page
+    assert f"/leads/rules/{draft.pk}/publish/" not in page
+    assert client.post(f"/leads/rules/{draft.pk}/publish/").status_code == 403
+    client.force_login(olga)
+    assert f"/leads/rules/{draft.pk}/publish/" in client.get(f"/leads/rules/{draft.pk}/simulate/").content.decode()
+    assert client.post(f"/leads/rules/{draft.pk}/publish/").status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == RulesStatus.LIVE and draft.published_by == olga
+
+
+def test_rules_page_creates_drafts_for_ops_only(client, olga, carol, alice):
+    """L4/A4: ops edit weights as a new draft version; supervisors read; reps are kept out."""
+    client.force_login(alice)
+    assert client.get("/leads/rules/").status_code == 403
+    client.force_login(carol)
+    assert client.get("/leads/rules/").status_code == 200
+    assert client.post("/leads/rules/", {"weight_grade": 50}).status_code == 403
+    client.force_login(olga)
+    response = client.post("/leads/rules/", {"weight_grade": 50, "weight_product_line": 30, "weight_workload": 20, "ack_timeout_minutes": 5, "dedupe_window_days": 14, "note": "重等级"})
+    draft = AssignmentRules.objects.get(note="重等级")
+    assert response.status_code == 302 and response["Location"] == f"/leads/rules/{draft.pk}/simulate/"
+    assert draft.status == RulesStatus.DRAFT and draft.version == 2
+    bad = client.post("/leads/rules/", {"weight_grade": 0, "weight_product_line": 0, "weight_workload": 0, "ack_timeout_minutes": 3, "dedupe_window_days": 30})
+    assert bad.status_code == 200 and "不能全为 0" in bad.content.decode()
+
+
+def test_admin_shows_rules_and_publishes_a_draft(client, olga):
+    """A4: the rules are editable in admin; live versions are read-only there."""
+    draft = _draft(olga, 20, 20, 60)
+    client.force_login(olga)
+    assert client.get("/admin/leads/assignmentrules/").status_code == 200
+    response = client.post("/admin/leads/assignmentrules/", {"action": "publish", "_selected_action": [draft.pk]})
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == RulesStatus.LIVE
+    page = client.get(f"/admin/leads/assignmentrules/{draft.pk}/change/").content.decode()
+    assert 'name="weight_grade"' not in page  # live: read-only
