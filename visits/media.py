@@ -126,9 +126,12 @@ def max_pixels() -> int:
     return int(getattr(settings, "VISITS_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS))
 
 
-def open_image(data: bytes) -> Image.Image:
-    """Open, bound the pixel count, verify the structure, then reopen and decode fully (verify()
-    leaves the image unusable, and only a full decode finds a truncated file)."""
+def open_image(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Image:
+    """Open, bound the pixel count, verify the structure, then reopen and decode the whole file
+    (verify() leaves the image unusable, and only decoding every byte finds a truncated file).
+    `draft_to` lets a JPEG decode with DCT scaling (all data is still read, 1/4–1/8 of the pixels
+    are produced) when only a thumbnail and hashes are needed. `info["original_size"]` keeps the
+    real size."""
     limit = max_pixels()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -142,7 +145,10 @@ def open_image(data: bytes) -> Image.Image:
                 )
             probe.verify()
             image = Image.open(io.BytesIO(data))
+            if draft_to and image.format == "JPEG":
+                image.draft("RGB", draft_to)
             image.load()
+            image.info["original_size"] = (width, height)
         except FileRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -303,30 +309,34 @@ def inspect_photo(data: bytes) -> Inspected:
             raise FileRejected(_("这不是照片（检测到：%(what)s），请上传 JPEG、PNG、WebP 或 HEIC 图片。") % {"what": what})
         raise FileRejected(_("这不是可识别的照片格式，请上传 JPEG、PNG、WebP 或 HEIC 图片。"))
     content_type, extension = detected
-    image = open_image(data)
+    image = open_image(data, draft_to=THUMBNAIL_SIZE)
     facts, taken_at, gps = read_exif(image)
-    upright = ImageOps.exif_transpose(image)
-    # Hashes on a small upright copy: rotation metadata must not make a repeat look new.
-    small = upright.copy()
-    small.thumbnail((256, 256), Image.Resampling.BILINEAR)
-    thumb = upright.convert("RGB") if upright.mode not in ("RGB", "L") else upright.copy()
-    thumb.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    thumb.save(buffer, "JPEG", quality=80, optimize=True)
     facts["format"] = image.format or content_type
+    width, height = image.info["original_size"]
+    if facts.get("orientation") in (5, 6, 7, 8):
+        width, height = height, width
+    ImageOps.exif_transpose(image, in_place=True)
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    # Thumbnail first, hashes from it: the same pipeline for every upload, so a re-saved or
+    # resized copy hashes alike, and rotation metadata cannot make a repeat look new.
+    thumb = image
+    thumb.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    thumb.save(buffer, "JPEG", quality=80)
     return Inspected(
         data=data,
         content_type=content_type,
         extension=extension,
         sha256=sha256_of(data),
         size=len(data),
-        width=upright.width,
-        height=upright.height,
+        width=width,
+        height=height,
         exif=facts,
         taken_at=taken_at,
         gps=gps,
-        phash=perceptual_hash(small),
-        dhash=difference_hash(small),
+        phash=perceptual_hash(thumb),
+        dhash=difference_hash(thumb),
         thumbnail=buffer.getvalue(),
     )
 

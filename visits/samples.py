@@ -74,7 +74,7 @@ def make_photo(
     else:
         image = Image.new("RGB", size, tuple(rng.randrange(120, 230) for _ in range(3)))
     draw = ImageDraw.Draw(image)
-    for _ in range(12):
+    for _ in range(0 if noise else 12):
         x0, y0 = rng.randrange(width), rng.randrange(height)
         x1, y1 = x0 + rng.randrange(40, width // 2), y0 + rng.randrange(40, height // 2)
         colour = tuple(rng.randrange(0, 255) for _ in range(3))

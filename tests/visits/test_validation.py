@@ -58,6 +58,15 @@ def test_truncated_jpeg_is_refused(task):
     assert "不完整" in message or "损坏" in message
 
 
+def test_truncated_large_jpeg_is_refused_even_with_scaled_decoding(task):
+    """V3: big JPEGs decode at 1/4 scale for speed; every byte is still read, so a cut file fails."""
+    from visits.samples import make_photo
+
+    whole = make_photo(seed="big", size=(2400, 1800), noise=True)
+    message = _refusal(task, ModuleKind.PHOTO, "IMG_0003.jpg", whole[: int(len(whole) * 0.8)])
+    assert "不完整" in message or "损坏" in message
+
+
 def test_decompression_bomb_is_refused_before_decoding(task):
     """V3: the pixel count is bounded: a 900-megapixel PNG is refused by its header."""
     message = _refusal(task, ModuleKind.PHOTO, "bomb.png", decompression_bomb())
