@@ -18,6 +18,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -69,7 +70,11 @@ class ContributionRule(models.Model):
 
     def __str__(self) -> str:
         local = timezone.localtime(self.effective_from)
-        return f"{self.get_behaviour_display()} +{self.points}（{local:%Y-%m-%d %H:%M} 起）"
+        return gettext("%(behaviour)s +%(points)s（%(time)s 起）") % {
+            "behaviour": self.get_behaviour_display(),
+            "points": self.points,
+            "time": f"{local:%Y-%m-%d %H:%M}",
+        }
 
     def has_earned_points(self) -> bool:
         return self.pk is not None and self.contributions.exists()

@@ -60,7 +60,7 @@ def statement_pdf(context: dict) -> bytes:
                 _money(split.pool),
                 f"{share.points} / {split.total_points}",
                 f"{share.exact_quota:.4f}",
-                _money(share.amount) + ("（+0.01 尾差）" if share.remainder_cent else ""),
+                _money(share.amount) + (_("（含尾差 1 分）") if share.remainder_cent else ""),
                 split.get_status_display(),
             ]
         )

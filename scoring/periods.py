@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 QUARTER_KEY = re.compile(r"^(?P<year>\d{4})-Q(?P<quarter>[1-4])$")
 
@@ -29,7 +30,8 @@ def _local_start(year: int, month: int) -> datetime:
 def quarter(year: int, number: int) -> Period:
     first_month = 3 * (number - 1) + 1
     end = _local_start(year + 1, 1) if number == 4 else _local_start(year, first_month + 3)
-    return Period(f"{year}-Q{number}", f"{year}年第{number}季度", _local_start(year, first_month), end)
+    label = _("%(year)s年第%(quarter)s季度") % {"year": year, "quarter": number}
+    return Period(f"{year}-Q{number}", label, _local_start(year, first_month), end)
 
 
 def quarter_of(moment: datetime) -> Period:
@@ -40,7 +42,8 @@ def quarter_of(moment: datetime) -> Period:
 def month_of(moment: datetime) -> Period:
     local = timezone.localtime(moment)
     end = _local_start(local.year + 1, 1) if local.month == 12 else _local_start(local.year, local.month + 1)
-    return Period(f"{local.year}-{local.month:02d}", f"{local.year}年{local.month}月", _local_start(local.year, local.month), end)
+    label = _("%(year)s年%(month)s月") % {"year": local.year, "month": local.month}
+    return Period(f"{local.year}-{local.month:02d}", label, _local_start(local.year, local.month), end)
 
 
 def parse_quarter(value: str | None) -> Period | None:

@@ -13,11 +13,12 @@ from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay,
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from .models import Behaviour, BonusShare, BonusSplit, Contribution
 from .periods import Period
 
-BEHAVIOURS = [(value, str(label)) for value, label in Behaviour.choices]
+BEHAVIOURS = Behaviour.choices  # labels stay lazy: rendered in the request's language
 # One colour per behaviour (the legend, the timeline marks and the PDF share them).
 BEHAVIOUR_COLOURS = {
     Behaviour.LEAD_INTRODUCED: "#1f6feb",
@@ -26,7 +27,7 @@ BEHAVIOUR_COLOURS = {
     Behaviour.DEAN_VISIT: "#d93025",
     Behaviour.PAYMENT_PUSH: "#1e9e53",
 }
-WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"]
+WEEKDAYS = [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]
 
 
 def person_name(first: str, last: str, username: str) -> str:
@@ -295,7 +296,7 @@ def _timeline(quarter: Period, customer: dict, people: list[dict], drill_url: Dr
     month_start = quarter.start
     while month_start < quarter.end:
         x = TIMELINE_LABEL + plot * (month_start - quarter.start).total_seconds() / span
-        ticks.append({"x": f"{x:.1f}", "label": f"{timezone.localtime(month_start).month}月"})
+        ticks.append({"x": f"{x:.1f}", "label": _("%(month)s月") % {"month": timezone.localtime(month_start).month}})
         local = timezone.localtime(month_start)
         month_start = timezone.make_aware(
             datetime(local.year + (local.month == 12), local.month % 12 + 1, 1)
