@@ -53,13 +53,24 @@ def split_window(deal: Deal, window_days: int) -> tuple[datetime, datetime]:
     return deal.closed_at - timedelta(days=window_days), deal.closed_at
 
 
-def pool_for(deal: Deal, policy: BonusPolicy) -> Decimal:
-    if policy.basis == PoolBasis.FIXED:
-        return to_cents(policy.fixed_amount)
-    return to_cents(deal.amount * policy.rate_percent / Decimal(100))
+def pool_for(deal: Deal, basis: str, rate_percent: Decimal | None, fixed_amount: Decimal | None) -> Decimal:
+    if basis == PoolBasis.FIXED:
+        return to_cents(fixed_amount)
+    return to_cents(deal.amount * rate_percent / Decimal(100))
 
 
-def _build_split(*, deal: Deal, policy: BonusPolicy, pool: Decimal, window_days: int, corrects=None, reason="", by=None) -> BonusSplit:
+def _build_split(
+    *,
+    deal: Deal,
+    policy: BonusPolicy,
+    basis: str,
+    rate_percent: Decimal | None,
+    pool: Decimal,
+    window_days: int,
+    corrects=None,
+    reason="",
+    by=None,
+) -> BonusSplit:
     start, end = split_window(deal, window_days)
     counted = Contribution.objects.filter(
         customer_id=deal.customer_id, occurred_at__gt=start, occurred_at__lte=end, points__gt=0
@@ -72,8 +83,8 @@ def _build_split(*, deal: Deal, policy: BonusPolicy, pool: Decimal, window_days:
         deal=deal,
         corrects=corrects,
         policy=policy,
-        basis=policy.basis,
-        rate_percent=policy.rate_percent if policy.basis == PoolBasis.RATE else None,
+        basis=basis,
+        rate_percent=rate_percent if basis == PoolBasis.RATE else None,
         deal_amount=deal.amount,
         pool=pool,
         window_days=window_days,
@@ -126,7 +137,15 @@ def split_create_for_deal(*, deal: Deal, by=None) -> BonusSplit | None:
         return None
     try:
         with transaction.atomic():
-            return _build_split(deal=deal, policy=policy, pool=pool_for(deal, policy), window_days=policy.window_days, by=by)
+            return _build_split(
+                deal=deal,
+                policy=policy,
+                basis=policy.basis,
+                rate_percent=policy.rate_percent,
+                pool=pool_for(deal, policy.basis, policy.rate_percent, policy.fixed_amount),
+                window_days=policy.window_days,
+                by=by,
+            )
     except IntegrityError:
         # Another sweep created it a moment ago; theirs is the split.
         return BonusSplit.objects.current().get(deal=deal)
@@ -178,9 +197,10 @@ def split_approve(*, split: BonusSplit, by, notify: bool = True) -> BonusSplit:
 
 @transaction.atomic
 def split_correct(*, split: BonusSplit, reason: str, by, pool: Decimal | None = None) -> BonusSplit:
-    """A new split that replaces `split` in its deal's chain, recomputed from today's points with
-    the same policy numbers (and, if given, a corrected pool). The old split stays exactly as it
-    was — approved ones included — and the new one needs approval again."""
+    """A new split that replaces `split` in its deal's chain, recomputed from today's points and
+    today's deal amount with the numbers the split was made with (rate or fixed pool, window) —
+    or with a corrected pool when one is given. The old split stays exactly as it was — approved
+    ones included — and the new one needs approval again."""
     split = BonusSplit.objects.select_for_update().get(pk=split.pk)
     _require_current(split)
     reason = (reason or "").strip()
@@ -190,10 +210,15 @@ def split_correct(*, split: BonusSplit, reason: str, by, pool: Decimal | None = 
         pool = Decimal(pool)
         if pool < 0 or pool != to_cents(pool):
             raise ValidationError({"pool": _("奖金池必须是不小于 0 的金额，精确到分。")})
+    deal = Deal.objects.get(pk=split.deal_id)
+    if pool is None:
+        pool = pool_for(deal, split.basis, split.rate_percent, split.pool)
     return _build_split(
-        deal=split.deal,
+        deal=deal,
         policy=split.policy,
-        pool=split.pool if pool is None else pool,
+        basis=split.basis,
+        rate_percent=split.rate_percent,
+        pool=pool,
         window_days=split.window_days,
         corrects=split,
         reason=reason,

@@ -182,3 +182,25 @@ def test_a_correction_needs_a_reason_and_a_valid_pool(alice, carol, customer, cl
     with pytest.raises(ValidationError) as error:
         split_correct(split=split, reason="金额", pool=Decimal("10.005"), by=carol)
     assert "pool" in error.value.message_dict
+
+
+def test_a_correction_follows_a_corrected_deal_amount_at_the_splits_own_rate(alice, carol, customer, closed_at):
+    """S3: the deal amount was entered wrong; the correction recomputes the pool at the rate the
+    split was made with, even if ops changed the policy since."""
+    lead(rep=alice, customer=customer, at=closed_at - timedelta(days=1))
+    deal = won_deal(customer=customer, owner=alice, amount="100000.00", closed_at=closed_at)
+    scoring_sweep()
+    original = BonusSplit.objects.get(deal=deal)
+    assert original.pool == Decimal("2000.00")
+    policy = original.policy
+    policy.rate_percent = Decimal("5.0000")
+    policy.save()
+    deal.amount = Decimal("110000.00")
+    deal.save()
+    correction = split_correct(split=original, reason="合同金额更正", by=carol)
+    assert (correction.deal_amount, correction.rate_percent, correction.pool) == (
+        Decimal("110000.00"),
+        Decimal("2.0000"),
+        Decimal("2200.00"),
+    )
+    assert original.pool == Decimal("2000.00")
