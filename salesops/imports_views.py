@@ -62,8 +62,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def import_upload(request: HttpRequest, kind: str) -> HttpResponse:
     kind = _kind_or_404(kind)
     _require_import_right(request, kind)
-    form = ImportUploadForm(request.POST or None, request.FILES or None, kind=kind)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = ImportUploadForm(request.POST if posted else None, request.FILES if posted else None, kind=kind)
+    if posted and form.is_valid():
         job = import_start(
             kind=kind, uploaded_file=form.cleaned_data["file"], by=request.user, estimated_rows=form.sheet.estimated_rows
         )

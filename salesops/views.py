@@ -65,7 +65,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """A2: edits made here are recorded with the acting user and show in the record's history."""
     customer = get_customer_for_user(request, pk, write=True)
-    form = CustomerForm(request.POST or None, instance=customer, user=request.user)
+    form = CustomerForm(request.POST if request.method == "POST" else None, instance=customer, user=request.user)
     if request.method == "POST" and form.is_valid():
         # The form works on a copy so that a refused change leaves `customer` as it is in the database.
         original = get_customer_for_user(request, pk, write=True)

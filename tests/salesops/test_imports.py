@@ -349,3 +349,9 @@ def test_import_list_shows_jobs_and_upload_links(client, upload, carol, diana, a
     client.force_login(diana)
     page = client.get("/imports/").content.decode()
     assert "/imports/hospitals/new/" in page and f"/imports/job/{job.pk}/" in page
+
+
+def test_posting_without_a_file_names_the_missing_field(client, carol):
+    client.force_login(carol)
+    response = client.post("/imports/customers/new/", {})
+    assert response.status_code == 400 and "这个字段是必填项" in response.content.decode()
