@@ -1,0 +1,112 @@
+"""Browser journey (V2–V4, V7, V8) on a phone-sized screen: the rep opens the task from its QR
+URL, starts it with the phone's position, is refused 完成 with the missing items listed, adds the
+door-plate photo, the signed PDF and the 3 needs, completes; the supervisor opens the evidence."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from salesops.models import Activity, ActivityKind
+from visits import qr, services
+from visits.library import MEDICAL_CODE, install_library
+from visits.models import ModuleKind, TaskStatus, TemplateModule, VisitTask, VisitTemplate
+from visits.samples import make_pdf, make_photo
+
+from ..factories import CustomerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PHONE = {"width": 390, "height": 844}
+HOSPITAL = {"latitude": 30.2574, "longitude": 120.1703}  # tests/factories.py hospital, ~50 m away
+
+
+def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evidence(login_page, live_server, settings, alice, carol):
+    settings.SITE_URL = live_server.url
+    medical = {t.code: t for t in install_library(VisitTemplate, TemplateModule)}[MEDICAL_CODE]
+    customer = CustomerFactory(owner=alice, name="浙江省人民医院 关节外科")
+    task = services.visit_task_create(rep=alice, customer=customer, template=medical, due_date=timezone.localdate(), by=alice)
+    modules = {m.kind: m for m in medical.modules.all()}
+
+    page = login_page(alice)
+    page.set_viewport_size(PHONE)
+    page.context.grant_permissions(["geolocation"], origin=live_server.url)
+    page.context.set_geolocation(HOSPITAL)
+    csp_violations: list[str] = []
+    page.on("console", lambda message: csp_violations.append(message.text) if "Content Security Policy" in message.text else None)
+
+    # V2: the QR code's URL opens the task.
+    page.goto(qr.task_url(task))
+    page.wait_for_url(f"{live_server.url}{reverse('visits:task_detail', args=[task.pk])}")
+    assert page.locator("h1").inner_text() == "浙江省人民医院 关节外科"
+
+    # V7: 开始拜访 sends the phone's position (capture.js, a nonce'd file) to the server.
+    with page.expect_navigation():
+        page.get_by_role("button", name="开始拜访").click()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.IN_PROGRESS and task.checkin_distance_m is not None and task.checkin_distance_m < 200
+
+    # V4: completing now is refused and the missing items are listed.
+    with page.expect_navigation():
+        page.locator("#complete-button").click()
+    error = page.locator("#lock-error")
+    assert "动作锁" in error.inner_text()
+    missing = page.locator(".missing-list li").all_inner_texts()
+    assert missing == ["科室门牌照片", "《产品试用确认书》", "核心需求"]
+    assert VisitTask.objects.get(pk=task.pk).status == TaskStatus.IN_PROGRESS
+
+    # V3: the photo input opens the rear camera on a phone; here a file stands in for the shot.
+    photo_form = page.locator(f"#module-{modules[ModuleKind.PHOTO].pk} form.upload-form")
+    camera = photo_form.locator("input[type=file]")
+    assert camera.get_attribute("capture") == "environment" and camera.get_attribute("accept") == "image/*"
+    photo = make_photo(seed="journey", taken_at=timezone.localtime().replace(tzinfo=None), gps=(HOSPITAL["latitude"], HOSPITAL["longitude"]))
+    camera.set_input_files(files=[{"name": "IMG_0420.JPG", "mimeType": "image/jpeg", "buffer": photo}])
+    with page.expect_navigation():
+        photo_form.get_by_role("button", name="提交").click()
+    assert "科室门牌照片 已上传" in page.locator(".messages").inner_text()
+
+    pdf_form = page.locator(f"#module-{modules[ModuleKind.SIGNED_DOCUMENT].pk} form.upload-form")
+    pdf = make_pdf(hospital="浙江省人民医院", department="关节外科", signer="王主任", when=timezone.localtime())
+    pdf_form.locator("input[type=file]").set_input_files(files=[{"name": "确认书.pdf", "mimeType": "application/pdf", "buffer": pdf}])
+    with page.expect_navigation():
+        pdf_form.get_by_role("button", name="提交").click()
+
+    needs = modules[ModuleKind.NEEDS]
+    needs_form = page.locator(f"#module-{needs.pk} form.needs-form")
+    for index, choice in enumerate((needs.choices[0], needs.choices[2], needs.choices[5]), start=1):
+        needs_form.locator(f"select[name=choice_{index}]").select_option(choice)
+    needs_form.locator("input[name=text_1]").fill("年增约两成")
+    assert needs_form.locator("input[name=text_2]").get_attribute("maxlength") == "10"
+    with page.expect_navigation():
+        needs_form.get_by_role("button", name="保存需求").click()
+    assert "必填证据已齐" in page.locator("#lock").inner_text()
+
+    page.locator("#complete-button").click()
+    page.wait_for_url(f"{live_server.url}{reverse('visits:workbench')}")
+    assert "拜访已完成" in page.locator(".messages").inner_text()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.COMPLETED
+    assert Activity.objects.get(kind=ActivityKind.VISIT_COMPLETED).facts["onsite"] is True
+    assert csp_violations == []
+
+    # V8: the supervisor, on a laptop, opens the team's visit and the original photo in one click.
+    page.context.clear_cookies()
+    page = login_page(carol)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}{reverse('visits:task_list')}")
+    with page.expect_navigation():
+        page.get_by_role("link", name="浙江省人民医院 关节外科").click()
+    thumbnail = page.locator(f"#module-{modules[ModuleKind.PHOTO].pk} img.thumb")
+    thumbnail.wait_for()
+    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", thumbnail.element_handle())
+    with page.expect_popup() as popup_info:
+        page.get_by_role("link", name="查看原图").click()
+    original = popup_info.value
+    original.wait_for_load_state()
+    response = original.request.get(original.url)
+    assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.body() == photo
+    page.get_by_text("EXIF 与校验").first.click()
+    assert "距医院" in page.locator(f"#module-{modules[ModuleKind.PHOTO].pk} .exif").inner_text()
+    assert page.get_by_role("link", name="打开 PDF").count() == 1
