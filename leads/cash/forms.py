@@ -55,7 +55,7 @@ class LineAddForm(LineValuesForm):
 
 
 class VersionMetaForm(forms.Form):
-    valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
 
@@ -72,7 +72,7 @@ class ConfirmForm(forms.Form):
     """Confirming a quote closes the deal: the receivable plan comes with it."""
 
     instalments = forms.IntegerField(label=_("分期数"), min_value=1, max_value=24, initial=1)
-    first_due = forms.DateField(label=_("首期到期日"), widget=forms.DateInput(attrs={"type": "date"}))
+    first_due = forms.DateField(label=_("首期到期日"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     months_apart = forms.IntegerField(label=_("每期间隔（月）"), min_value=1, max_value=12, initial=1)
 
     def __init__(self, *args, **kwargs):
@@ -94,7 +94,7 @@ class LostForm(forms.Form):
 class PaymentForm(forms.Form):
     receivable = forms.ModelChoiceField(label=_("应收期次"), queryset=Receivable.objects.none())
     amount = forms.DecimalField(label=_("金额"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14)
-    received_on = forms.DateField(label=_("到账日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    received_on = forms.DateField(label=_("到账日期"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     pushed_by = UserChoiceField(label=_("回款推动人"), queryset=User.objects.none(), required=False)
     reference = forms.CharField(label=_("流水号/备注"), max_length=120, required=False)
 

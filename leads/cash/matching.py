@@ -243,7 +243,7 @@ class Matcher:
                 )
                 kind = "candidate"
             else:
-                score += 8
+                score += 15
                 reasons.append(_("部分付款：未收 %(out)s，本笔 %(amount)s") % {"out": r.outstanding, "amount": amount})
                 kind = "partial"
             proposals.append(self._proposal(kind, score, reasons, [(r.id, amount)]))

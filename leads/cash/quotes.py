@@ -357,7 +357,8 @@ def approvers_for(quote: Quote) -> list:
 
 
 @transaction.atomic
-def discount_approval_request(*, version: QuoteVersion, by, reason: str = "") -> DiscountApproval:
+def discount_approval_request(*, version: QuoteVersion, by, reason: str = "", at: datetime | None = None) -> DiscountApproval:
+    at = at or timezone.now()
     version = QuoteVersion.objects.select_for_update().select_related("quote").get(pk=version.pk)
     _ensure_draft(version)
     if not needs_approval(version):
@@ -369,7 +370,9 @@ def discount_approval_request(*, version: QuoteVersion, by, reason: str = "") ->
             pending.discount_percent = highest
             pending.save(update_fields=["discount_percent"])
         return pending
-    approval = DiscountApproval.objects.create(version=version, discount_percent=highest, reason=reason[:200], requested_by=by)
+    approval = DiscountApproval.objects.create(
+        version=version, discount_percent=highest, reason=reason[:200], requested_by=by, requested_at=at
+    )
     url = reverse("cash:quote_detail", args=[version.quote_id])
     for approver in approvers_for(version.quote):
         notification_enqueue(
