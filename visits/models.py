@@ -270,7 +270,9 @@ class EvidenceIsImmutable(Exception):
     """Raised by any attempt to change or delete an evidence version (V5)."""
 
 
-class EvidenceQuerySet(models.QuerySet):
+class WriteOnceQuerySet(models.QuerySet):
+    """Evidence and needs are written once: no bulk path can change or remove them."""
+
     def delete(self):
         raise EvidenceIsImmutable("evidence is never deleted")
 
@@ -279,6 +281,9 @@ class EvidenceQuerySet(models.QuerySet):
 
     def bulk_update(self, objs, fields, batch_size=None):
         raise EvidenceIsImmutable("evidence is never updated")
+
+
+class EvidenceQuerySet(WriteOnceQuerySet):
 
     def visible_to(self, user) -> "EvidenceQuerySet":
         return self.filter(task__in=VisitTask.objects.visible_to(user))
@@ -395,6 +400,8 @@ class Need(models.Model):
     captured_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("记录人"))
     captured_at = models.DateTimeField(_("记录时间"), default=timezone.now)
     history = HistoricalRecords()
+
+    objects = WriteOnceQuerySet.as_manager()
 
     class Meta:
         ordering = ["task", "version", "position"]

@@ -209,7 +209,7 @@ def visit_complete(*, task: VisitTask, by) -> VisitTask:
     """Mark 完成. V4: refused (ActionLocked) while any required module is missing. Appends
     `visit_completed` with the facts scoring reads (contracts.md)."""
     task = (
-        VisitTask.objects.select_for_update()
+        VisitTask.objects.select_for_update(of=("self",))
         .select_related("template", "contact", "customer__hospital")
         .get(pk=task.pk)
     )

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from salesops.models import Activity, ActivityKind
-from visits.models import Evidence, EvidenceIsImmutable
+from visits.models import Evidence, EvidenceIsImmutable, Need
 
 from .conftest import add_needs, add_pdf, add_photo
 
@@ -29,8 +29,11 @@ def test_evidence_cannot_be_deleted_or_updated(task):
     evidence.label = "换一个"
     with pytest.raises(EvidenceIsImmutable):
         evidence.save()
+    needs = add_needs(task)
     with pytest.raises(EvidenceIsImmutable):
-        add_needs(task)[0].delete()
+        needs[0].delete()
+    with pytest.raises(EvidenceIsImmutable):
+        Need.objects.filter(task=task).delete()
     assert Evidence.objects.filter(pk=evidence.pk, label="科室门牌照片").exists()
 
 
