@@ -146,7 +146,12 @@ def evaluate_kpi(kpi: str, *, as_of: date, threshold: Threshold, lookback: int |
                 # Before the ledger's first evidence nobody could have recorded anything.
                 values = [None if ledger_start is None or p.last_day < ledger_start else v for p, v in zip(periods, values)]
             series[subject.key] = (values, cells[subject.key])
-        truncated = any(threshold.breaches(values[0]) for values, _cells in series.values())
+        # A run that already reached its length at the window's first period may have started
+        # earlier: look further back, so that its key (its true first period) stays the same.
+        truncated = any(
+            runs and runs[0][0] == 0 and runs[0][1] + 1 >= threshold.run_length
+            for runs in (breaching_runs(values, threshold) for values, _cells in series.values())
+        )
         if not truncated or count >= MAX_PERIODS[Window(threshold.window)]:
             break
         count = min(count * 2, MAX_PERIODS[Window(threshold.window)])

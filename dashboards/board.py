@@ -1,6 +1,6 @@
 """今日战报 (D1): the data of the wall-TV board's three zones.
 
-Each zone is a fixed, small number of aggregate queries (ticker 1, ranking 2, alerts 6) whatever
+Each zone is a fixed, small number of aggregate queries (ticker 1, ranking 2, alerts 5) whatever
 the size of the ledger: counting and ranking run in SQL, on indexed ranges ("today", "open",
 "sent"), and only the few rows shown are fetched.
 """
@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Subquery, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 
-from leads.cash.models import Deal, DealStatus, Payment, QuoteStatus, QuoteVersion
-from leads.models import Lead
+from leads.cash.models import Deal, DealStatus, QuoteStatus, QuoteVersion
+from leads.models import OPEN_LEAD_STATUSES, Lead
 from salesops.models import Activity, Rep, Role
 
 from .kpis import EVIDENCE_KIND_VALUES
@@ -114,12 +114,20 @@ def ranking(now: datetime) -> dict:
 
 
 def red_leads(now: datetime):
-    """Open leads not followed up for more than 48 h: coalesce(last_contact_at, assigned_at)."""
-    return (
-        Lead.objects.open()
+    """Open leads not followed up for more than 48 h: coalesce(last_contact_at, assigned_at).
+
+    One SELECT per open status, glued with UNION ALL: with "status IN (…)" SQLite's planner
+    (which cannot tell that open leads are rare) scans the whole table; per status it walks the
+    (status, …) index."""
+    parts = [
+        Lead.objects.filter(status=status)
         .annotate(last_touch=Coalesce("last_contact_at", "assigned_at"))
         .filter(last_touch__lt=now - RED_AFTER)
-    )
+        .values_list("pk", "last_touch")
+        .order_by()
+        for status in OPEN_LEAD_STATUSES
+    ]
+    return parts[0].union(*parts[1:], all=True).order_by()
 
 
 def yellow_quotes(now: datetime):
@@ -129,9 +137,10 @@ def yellow_quotes(now: datetime):
 
 def green_deals(now: datetime):
     """Won deals whose receivables are paid ≥ 90 % (sum paid / sum due), closed within the board's
-    horizon (`DASHBOARDS_GREEN_WINDOW_DAYS`, default 365; 0 = all time)."""
+    horizon (`DASHBOARDS_GREEN_WINDOW_DAYS`, default 180; 0 = all time), newest first, as
+    (pk, due, paid) rows."""
     deals = Deal.objects.filter(status=DealStatus.WON)
-    window = _setting("DASHBOARDS_GREEN_WINDOW_DAYS", 365)
+    window = _setting("DASHBOARDS_GREEN_WINDOW_DAYS", 180)
     if window:
         deals = deals.filter(closed_at__gte=now - timedelta(days=window))
     money = DecimalField(max_digits=16, decimal_places=2)
@@ -139,32 +148,40 @@ def green_deals(now: datetime):
     # SQLite stores decimals as binary floats, and half a tenth of a cent absorbs their rounding
     # (real differences are multiples of one cent).
     return (
-        deals.annotate(due=Sum("receivables__amount"), paid=Sum("receivables__paid_amount"))
+        deals.values("pk")
+        .annotate(due=Sum("receivables__amount"), paid=Sum("receivables__paid_amount"))
         .annotate(margin=ExpressionWrapper(F("paid") * 10 - F("due") * 9, output_field=money))
         .filter(due__gt=0, margin__gte=Decimal("-0.001"))
+        .order_by("-closed_at", "-pk")
+        .values_list("pk", "due", "paid")
     )
 
 
 def alerts(now: datetime) -> dict:
+    """The three lights: counts and the top items, five queries whatever the data."""
     top = _setting("DASHBOARDS_ALERT_TOP", 3)
-    red = red_leads(now)
+    red_rows = sorted(red_leads(now), key=lambda row: (row[1], row[0]))
+    red_top = Lead.objects.select_related("assignee", "hospital").in_bulk([pk for pk, _touch in red_rows[:top]])
+    touched = dict(red_rows[:top])
+    red_leads_top = []
+    for pk, _touch in red_rows[:top]:
+        lead = red_top[pk]
+        lead.last_touch = touched[pk]
+        red_leads_top.append(lead)
     yellow = yellow_quotes(now)
-    green = green_deals(now)
-    # A subquery, not a join: joining payments would repeat receivable rows and inflate the sums.
-    last_paid = Payment.objects.filter(receivable__deal=OuterRef("pk")).order_by("-recorded_at").values("recorded_at")[:1]
-    green_top = list(
-        green.annotate(last_paid=Subquery(last_paid))
-        .select_related("hospital")
-        .order_by(F("last_paid").desc(nulls_last=True), "-closed_at")[:top]
-    )
-    for deal in green_top:
-        deal.progress = int(deal.paid / deal.due * 100) if deal.due else 0
+    green_rows = list(green_deals(now))
+    shown = {row[0]: row for row in green_rows[:top]}
+    green_top = []
+    for deal in Deal.objects.filter(pk__in=list(shown)).select_related("hospital").order_by("-closed_at", "-pk"):
+        _pk, due, paid = shown[deal.pk]
+        deal.progress = int(Decimal(paid) / Decimal(due) * 100)
+        green_top.append(deal)
     return {
-        "red_count": red.count(),
-        "red_top": list(red.select_related("assignee", "hospital").order_by("last_touch", "pk")[:top]),
+        "red_count": len(red_rows),
+        "red_top": red_leads_top,
         "yellow_count": yellow.count(),
         "yellow_top": list(yellow.select_related("quote__customer", "quote__rep").order_by("sent_at", "pk")[:top]),
-        "green_count": green.count(),
+        "green_count": len(green_rows),
         "green_top": green_top,
     }
 

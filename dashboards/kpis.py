@@ -21,7 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.core.cache import cache
+from django.db.models import Case, Count, F, IntegerField, Value, When
 from django.utils import timezone
 
 from leads.cash.models import Deal, DealStatus
@@ -88,6 +89,22 @@ def _live_spans(spans: list[Span]) -> list[tuple[int, Span]]:
     return [(i, span) for i, span in enumerate(spans) if span[0] < span[1]]
 
 
+def bucket_expression(field_name: str, live: list[tuple[int, Span]]):
+    """SQL that maps a timestamp to the index of the span holding it (-1 in a gap), as a balanced
+    tree of CASEs: log2(spans) comparisons a row, so 300 working days cost 9, not 600."""
+
+    def build(lo: int, hi: int):
+        if hi - lo == 1:
+            index, (start, end) = live[lo]
+            inside = When(**{f"{field_name}__gte": start, f"{field_name}__lt": end}, then=Value(index))
+            return Case(inside, default=Value(-1), output_field=IntegerField())
+        middle = (lo + hi) // 2
+        below = When(**{f"{field_name}__lt": live[middle][1][0]}, then=build(lo, middle))
+        return Case(below, default=build(middle, hi), output_field=IntegerField())
+
+    return build(0, len(live))
+
+
 # --- KPI 1: lead conversion timeliness -------------------------------------------------------
 
 
@@ -109,7 +126,7 @@ def lead_minutes(spans: list[Span], scope: Scope, group: str | None = None) -> d
     fields = ["assigned_at", "first_effective_contact_at"] + ([key_field] if key_field else [])
     locate = _index(spans)
     minutes: dict = defaultdict(list)
-    for row in leads.values_list(*fields):
+    for row in leads.values_list(*fields).order_by():
         assigned_at, contacted_at = row[0], row[1]
         position = locate(assigned_at)
         if position is None or contacted_at < assigned_at:
@@ -158,11 +175,7 @@ def evidence_counts(spans: list[Span], scope: Scope, group: str | None = None) -
         actions = actions.filter(rep__rep__role=Role.REP)
         if scope.level == "team":
             actions = actions.filter(team_id=scope.team_id)
-    bucket = Case(
-        *[When(occurred_at__gte=start, occurred_at__lt=end, then=Value(i)) for i, (start, end) in live],
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
+    bucket = bucket_expression("occurred_at", live)
     key_field = {"team": "team_id", "rep": "rep_id"}.get(group or "")
     fields = ["bucket"] + ([key_field] if key_field else [])
     rows = actions.annotate(bucket=bucket).values(*fields).annotate(n=Count("id")).order_by()
@@ -206,6 +219,49 @@ def working_day_counts(spans: list[Span]) -> list[int]:
 # --- KPI 3: collaboration density ------------------------------------------------------------
 
 
+# Activities are appended as they happen, so once a deal is a couple of days old the set of reps
+# who touched its customer before the close no longer changes: it is kept in the cache.
+INVOLVEMENT_SETTLED_AFTER = timedelta(days=2)
+INVOLVEMENT_CACHE_SECONDS = 7 * 24 * 3600
+IN_LIST_LIMIT = 900  # above this, select the deals by their range instead of listing ids
+
+
+def _involvement_key(deal_id: int, customer_id: int, closed_at: datetime, lookback_days: int) -> str:
+    return f"dashboards:involvement:{deal_id}:{customer_id}:{closed_at.timestamp():.6f}:{lookback_days}"
+
+
+def deal_involvement(deal_rows: list, deals, lookback_days: int) -> dict[int, set]:
+    """{deal id: ids of everyone with an activity on its customer in the lookback before the close}.
+
+    Driven from the deals (index range on activity (customer, occurred_at) per deal), one query
+    for whatever the cache does not hold."""
+    keys = {row[0]: _involvement_key(row[0], row[1], row[2], lookback_days) for row in deal_rows}
+    cached = cache.get_many(list(keys.values()))
+    result = {deal_id: set(cached[key]) for deal_id, key in keys.items() if key in cached}
+    missing = [deal_id for deal_id in keys if deal_id not in result]
+    if not missing:
+        return result
+    source = deals.filter(pk__in=missing) if len(missing) <= IN_LIST_LIMIT else deals
+    pairs = source.filter(
+        customer__activities__occurred_at__lte=F("closed_at"),
+        customer__activities__occurred_at__gte=F("closed_at") - timedelta(days=lookback_days),
+    ).values_list("pk", "customer__activities__rep_id").distinct().order_by()
+    found: dict[int, set] = defaultdict(set)
+    for deal_id, rep_id in pairs:
+        found[deal_id].add(rep_id)
+    settled_before = timezone.now() - INVOLVEMENT_SETTLED_AFTER
+    to_cache = {}
+    for deal_id, customer_id, closed_at, *_rest in deal_rows:
+        if deal_id in result:
+            continue
+        result[deal_id] = found.get(deal_id, set())
+        if closed_at < settled_before:
+            to_cache[keys[deal_id]] = sorted(result[deal_id])
+    if to_cache:
+        cache.set_many(to_cache, INVOLVEMENT_CACHE_SECONDS)
+    return result
+
+
 def closed_customers(spans: list[Span], scope: Scope, group: str | None = None, lookback_days: int = 180) -> dict:
     """{(group key, span index): {customer id: {rep ids}}} for won deals closed in each span."""
     live = _live_spans(spans)
@@ -215,31 +271,20 @@ def closed_customers(spans: list[Span], scope: Scope, group: str | None = None, 
     deals = Deal.objects.filter(status=DealStatus.WON, closed_at__gte=first, closed_at__lt=last)
     if scope.level == "team":
         deals = deals.filter(owner__rep__team_id=scope.team_id)
-    deal_rows = list(deals.values_list("pk", "customer_id", "closed_at", "owner__rep__team_id"))
+    deal_rows = list(deals.values_list("pk", "customer_id", "closed_at", "owner__rep__team_id").order_by())
     if not deal_rows:
         return {}
-    # Who touched each of these customers in the lookback before the close: one query, the join
-    # and its conditions in one filter() so they all refer to the same deal row.
-    involvement = Activity.objects.filter(
-        customer__deals__status=DealStatus.WON,
-        customer__deals__closed_at__gte=first,
-        customer__deals__closed_at__lt=last,
-        occurred_at__lte=F("customer__deals__closed_at"),
-        occurred_at__gte=F("customer__deals__closed_at") - timedelta(days=lookback_days),
-        rep__rep__role=Role.REP,
-    )
-    if scope.level == "team":
-        involvement = involvement.filter(Q(customer__deals__owner__rep__team_id=scope.team_id))
-    reps_of_deal: dict[int, set] = defaultdict(set)
-    for deal_id, rep_id in involvement.values_list("customer__deals__id", "rep_id").distinct():
-        reps_of_deal[deal_id].add(rep_id)
+    involvement = deal_involvement(deal_rows, deals, lookback_days)
+    # Reps only (a supervisor approving a discount is not one more rep on the customer): filtered
+    # here, one small query, rather than joined onto every activity row.
+    reps_only = set(Rep.objects.filter(role=Role.REP).values_list("user_id", flat=True))
     locate = _index(spans)
     result: dict = defaultdict(lambda: defaultdict(set))
     for deal_id, customer_id, closed_at, owner_team_id in deal_rows:
         position = locate(closed_at)
         if position is None:
             continue
-        reps = reps_of_deal.get(deal_id, set())
+        reps = involvement.get(deal_id, set()) & reps_only
         if scope.level == "rep" and scope.rep_id not in reps:
             continue
         if group == "team":

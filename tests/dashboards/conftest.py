@@ -20,3 +20,13 @@ def screen(db):
     from dashboards.models import TvScreen
 
     return TvScreen.objects.create(name="晨会大屏", location="杭州总部 3 楼")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The KPI code caches settled per-deal facts; test databases reuse ids, so start clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
