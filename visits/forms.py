@@ -72,19 +72,15 @@ class NeedsForm(forms.Form):
         ]
 
 
-class TaskCreateForm(forms.Form):
-    rep = forms.ModelChoiceField(label=_("销售"), queryset=User.objects.none())
+class VisitChoiceForm(forms.Form):
+    """Customer, contact and template, limited to what the user may see and use."""
+
     customer = forms.ModelChoiceField(label=_("客户"), queryset=Customer.objects.none())
     contact = forms.ModelChoiceField(label=_("拜访对象"), queryset=Contact.objects.none(), required=False)
     template = forms.ModelChoiceField(label=_("任务包"), queryset=VisitTemplate.objects.none())
-    due_date = forms.DateField(label=_("计划日期"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["rep"].queryset = (
-            users_visible_to(user).filter(rep__role__in=(Role.REP, Role.SUPERVISOR)).order_by("username")
-        )
-        self.fields["rep"].label_from_instance = lambda u: u.get_full_name() or u.username
         customers = Customer.objects.visible_to(user).select_related("hospital")
         self.fields["customer"].queryset = customers
         self.fields["contact"].queryset = Contact.objects.filter(customer__in=customers)
@@ -98,30 +94,24 @@ class TaskCreateForm(forms.Form):
         return data
 
 
-class StartVisitForm(forms.Form):
+class TaskCreateForm(VisitChoiceForm):
+    rep = forms.ModelChoiceField(label=_("销售"), queryset=User.objects.none())
+    due_date = forms.DateField(label=_("计划日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    field_order = ("rep", "customer", "contact", "template", "due_date")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["rep"].queryset = (
+            users_visible_to(user).filter(rep__role__in=(Role.REP, Role.SUPERVISOR)).order_by("username")
+        )
+        self.fields["rep"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class StartVisitForm(VisitChoiceForm):
     """开始拜访 (V7): the rep picks the customer (pre-filled from the phone's position)."""
 
-    customer = forms.ModelChoiceField(label=_("客户"), queryset=Customer.objects.none())
-    contact = forms.ModelChoiceField(label=_("拜访对象"), queryset=Contact.objects.none(), required=False)
-    template = forms.ModelChoiceField(label=_("任务包"), queryset=VisitTemplate.objects.none())
     latitude = forms.FloatField(required=False, widget=forms.HiddenInput)
     longitude = forms.FloatField(required=False, widget=forms.HiddenInput)
-
-    def __init__(self, *args, user, customers=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        visible = Customer.objects.visible_to(user).select_related("hospital")
-        self.fields["customer"].queryset = visible
-        if customers is not None:
-            self.fields["customer"].choices = [("", "---------")] + [(c.pk, c.name) for c in customers]
-        self.fields["contact"].queryset = Contact.objects.filter(customer__in=visible)
-        self.fields["template"].queryset = VisitTemplate.objects.usable_by(user)
-
-    def clean(self):
-        data = super().clean()
-        contact, customer = data.get("contact"), data.get("customer")
-        if contact and customer and contact.customer_id != customer.pk:
-            self.add_error("contact", _("拜访对象不属于这个客户。"))
-        return data
 
 
 class TemplateForm(forms.ModelForm):

@@ -90,6 +90,10 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _inspected(data: bytes, content_type: str, extension: str, **facts) -> Inspected:
+    return Inspected(data=data, content_type=content_type, extension=extension, sha256=sha256_of(data), size=len(data), **facts)
+
+
 def _what_is_it(data: bytes) -> str | None:
     """A human name for common non-evidence formats, so a refusal can say what was sent."""
     if data[:2] == b"MZ":
@@ -324,12 +328,10 @@ def inspect_photo(data: bytes) -> Inspected:
     thumb.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
     buffer = io.BytesIO()
     thumb.save(buffer, "JPEG", quality=80)
-    return Inspected(
-        data=data,
-        content_type=content_type,
-        extension=extension,
-        sha256=sha256_of(data),
-        size=len(data),
+    return _inspected(
+        data,
+        content_type,
+        extension,
         width=width,
         height=height,
         exif=facts,
@@ -380,9 +382,7 @@ def inspect_pdf(data: bytes) -> Inspected:
         pypdf_log.setLevel(previous_level)
     if pages < 1:
         raise FileRejected(_("PDF 没有页面，请重新扫描。"))
-    return Inspected(
-        data=data, content_type="application/pdf", extension=".pdf", sha256=sha256_of(data), size=len(data), pages=pages, notes=notes
-    )
+    return _inspected(data, "application/pdf", ".pdf", pages=pages, notes=notes)
 
 
 # --- Audio ------------------------------------------------------------------------------------
@@ -441,12 +441,10 @@ def inspect_audio(data: bytes) -> Inspected:
             raise FileRejected(_("WAV 录音没有声音数据，请重新录制。"))
     elif len(data) < 512:
         raise FileRejected(_("录音太短或为空，请重新录制。"))
-    return Inspected(
-        data=data,
-        content_type=content_type,
-        extension=extension,
-        sha256=sha256_of(data),
-        size=len(data),
+    return _inspected(
+        data,
+        content_type,
+        extension,
         duration_seconds=round(duration, 2) if duration else None,
     )
 

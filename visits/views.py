@@ -10,7 +10,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Max, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +27,7 @@ from .access import get_evidence_for_user, get_task_by_token_for_user, get_task_
 from .forms import EvidenceUploadForm, ModuleFormSet, NeedsForm, NotesForm, StartVisitForm, TaskCreateForm, TemplateForm
 from .geo import hospital_wgs84, haversine_m, valid_point
 from .media import FileRejected
-from .models import Evidence, ModuleKind, Need, TaskStatus, TemplateModule, VisitTask, VisitTemplate, VoiceTranscript
+from .models import Evidence, ModuleKind, TaskStatus, TemplateModule, VisitTask, VisitTemplate, VoiceTranscript
 from .library import MEDICAL_CODE
 
 
@@ -252,7 +252,7 @@ def task_start(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_notes(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_task_for_user(request, pk, write=True)
-    form = NotesForm(request.POST, instance=VisitTask.objects.get(pk=task.pk))
+    form = NotesForm(request.POST)  # validates the three fields only; the service saves them
     if form.is_valid():
         try:
             services.visit_notes_save(task=task, by=request.user, **{name: form.cleaned_data[name] for name in NotesForm.Meta.fields})
@@ -384,6 +384,9 @@ def qr_pack(request: HttpRequest) -> HttpResponse:
 # --- Evidence files (V8) ----------------------------------------------------------------------
 
 
+BROWSER_SHOWS = ("image/jpeg", "image/png", "image/webp", "application/pdf")
+
+
 def _file_response(field_file, content_type: str, filename: str, inline: bool = True) -> FileResponse:
     try:
         handle = field_file.open("rb")
@@ -411,8 +414,10 @@ def _download_name(evidence: Evidence) -> str:
 def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
     """The original file, byte for byte, to users who may see the visit (others get 404)."""
     evidence = get_evidence_for_user(request, pk)
-    inline = request.GET.get("download") != "1" and evidence.content_type in ("image/jpeg", "image/png", "image/webp", "application/pdf") or evidence.is_audio
-    return _file_response(evidence.file, evidence.content_type, _download_name(evidence), inline=inline and request.GET.get("download") != "1")
+    # Browsers show these themselves; anything else (HEIC, AMR …) is offered as a download.
+    shown = evidence.content_type in BROWSER_SHOWS or evidence.is_audio
+    inline = shown and request.GET.get("download") != "1"
+    return _file_response(evidence.file, evidence.content_type, _download_name(evidence), inline=inline)
 
 
 @require_GET

@@ -9,7 +9,7 @@ from django.urls import reverse
 from visits import services
 from visits.models import ModuleKind
 
-from .conftest import add_needs, add_pdf, add_photo, module_of
+from .conftest import add_needs, add_pdf, module_of
 from .factories import data_file, upload
 
 pytestmark = pytest.mark.django_db
