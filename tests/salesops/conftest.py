@@ -4,11 +4,21 @@ that uploads a real .xlsx through the test client and lets the (inline) django-q
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from salesops.models import ImportJob
 
 from ..factories import DepartmentFactory, HospitalFactory
 from .xlsx import CUSTOMER_HEADERS, xlsx_upload
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """A request in English leaves English active in this thread (LocaleMiddleware does not reset
+    it); put the default back so later tests, in any app, run in Chinese."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 
 from ..factories import HospitalFactory
-from .xlsx import CUSTOMER_HEADERS, xlsx_upload
+from .xlsx import xlsx_upload
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
