@@ -56,9 +56,16 @@
           button.textContent = "🎙 录音";
           upload(new Blob(chunks, { type: recorder.mimeType }));
         });
-        recorder.start();
+        recorder.start(250);
         button.textContent = "⏹ 停止并上传";
-        status.textContent = "录音中…";
+        var started = Date.now();
+        var tick = function () {
+          var seconds = Math.floor((Date.now() - started) / 1000);
+          status.textContent = "录音中 " + Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+        };
+        tick();
+        var timer = window.setInterval(tick, 500);
+        recorder.addEventListener("stop", function () { window.clearInterval(timer); });
       }).catch(function () { status.textContent = "无法使用麦克风，请选择录音文件上传"; });
     });
   });

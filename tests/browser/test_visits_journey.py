@@ -110,3 +110,35 @@ def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evi
     page.get_by_text("EXIF 与校验").first.click()
     assert "距医院" in page.locator(f"#module-{modules[ModuleKind.PHOTO].pk} .exif").inner_text()
     assert page.get_by_role("link", name="打开 PDF").count() == 1
+
+
+def test_voice_memo_is_recorded_in_the_browser_and_uploaded(browser_type, browser_type_launch_args, live_server, alice, password):
+    """V3: 录音 records with MediaRecorder (capture.js) and uploads the memo; the server sniffs the
+    WebM/Opus bytes and files it as a voice memo. Chromium's fake microphone stands in for a phone's."""
+    medical = {t.code: t for t in install_library(VisitTemplate, TemplateModule)}[MEDICAL_CODE]
+    task = services.visit_task_create(rep=alice, customer=CustomerFactory(owner=alice), template=medical, due_date=timezone.localdate(), by=alice)
+    memo_module = medical.modules.get(kind=ModuleKind.VOICE_MEMO)
+    args = {**browser_type_launch_args, "args": [*browser_type_launch_args["args"], "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]}
+    browser = browser_type.launch(**args)
+    try:
+        context = browser.new_context(viewport=PHONE)
+        context.grant_permissions(["microphone"], origin=live_server.url)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", alice.username)
+        page.fill("input[name=password]", password)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        page.goto(f"{live_server.url}{reverse('visits:task_detail', args=[task.pk])}")
+        record = page.locator(f"#module-{memo_module.pk} .record-button")
+        record.click()
+        # The recorder shows its running time; wait until a second of audio exists.
+        page.locator(f"#module-{memo_module.pk} .record-status").filter(has_text="录音中 0:01").wait_for()
+        with page.expect_navigation():
+            record.click()
+        page.locator(f"#module-{memo_module.pk} audio").wait_for()
+    finally:
+        browser.close()
+    memo = task.evidence.get(module=memo_module)
+    assert memo.content_type in ("audio/webm", "audio/ogg", "audio/mp4") and memo.size > 1000
+    assert Activity.objects.filter(kind=ActivityKind.VOICE_MEMO, subject_id=str(memo.pk)).exists()
