@@ -143,6 +143,7 @@ def team_summary(people: QuerySet, month: Period, quarter: Period) -> dict:
 TIMELINE_WIDTH = 380
 TIMELINE_LABEL = 56
 TIMELINE_ROW = 18
+MARK_HEIGHT = 14
 
 
 class DrillLinks:
@@ -270,26 +271,38 @@ def legend() -> list[dict]:
 
 
 def _timeline(quarter: Period, customer: dict, people: list[dict], drill_url: DrillLinks) -> dict:
-    """A per-hour timeline as SVG geometry: one row per rep, one mark per (hour, behaviour)."""
+    """A per-hour timeline as SVG geometry: one row per rep, one mark per hour in which the rep
+    scored, split into a coloured segment per behaviour (a visit can prove several at once)."""
     span = (quarter.end - quarter.start).total_seconds()
     plot = TIMELINE_WIDTH - TIMELINE_LABEL
     mark_width = max(3.0, plot * 3600 / span)
     row_of = {person["id"]: index for index, person in enumerate(people)}
-    marks = []
+    order = {behaviour: index for index, (behaviour, _label) in enumerate(BEHAVIOURS)}
+    by_hour: dict[tuple, list[dict]] = defaultdict(list)
     for slot in customer["slots"]:
-        local = timezone.localtime(slot["slot"])
-        x = TIMELINE_LABEL + plot * (slot["slot"] - quarter.start).total_seconds() / span
+        by_hour[(slot["rep_id"], slot["slot"])].append(slot)
+    marks = []
+    for (rep_id, hour), slots in by_hour.items():
+        slots.sort(key=lambda slot: order[slot["behaviour"]])
+        local = timezone.localtime(hour)
+        x = min(TIMELINE_LABEL + plot * (hour - quarter.start).total_seconds() / span, TIMELINE_WIDTH - mark_width)
+        height = MARK_HEIGHT / len(slots)
+        top = row_of[rep_id] * TIMELINE_ROW + 22
+        what = ", ".join(f"{Behaviour(slot['behaviour']).label} +{slot['points']}" for slot in slots)
         marks.append(
             {
-                "x": f"{min(x, TIMELINE_WIDTH - mark_width):.1f}",
-                "y": row_of[slot["rep_id"]] * TIMELINE_ROW + 22,
-                "width": f"{mark_width:.1f}",
-                "colour": BEHAVIOUR_COLOURS[slot["behaviour"]],
-                "title": f"{people[row_of[slot['rep_id']]]['name']} · {Behaviour(slot['behaviour']).label} · "
-                f"{local:%m-%d %H}:00 · +{slot['points']}",
-                "url": drill_url(
-                    customer=customer["id"], rep=slot["rep_id"], behaviour=slot["behaviour"], slot=f"{local:%Y-%m-%dT%H}"
-                ),
+                "title": f"{people[row_of[rep_id]]['name']} · {local:%m-%d %H}:00 · {what}",
+                "url": drill_url(customer=customer["id"], rep=rep_id, slot=f"{local:%Y-%m-%dT%H}"),
+                "segments": [
+                    {
+                        "x": f"{x:.1f}",
+                        "y": f"{top + index * height:.1f}",
+                        "width": f"{mark_width:.1f}",
+                        "height": f"{height:.1f}",
+                        "colour": BEHAVIOUR_COLOURS[slot["behaviour"]],
+                    }
+                    for index, slot in enumerate(slots)
+                ],
             }
         )
     ticks = []

@@ -195,7 +195,11 @@ def test_board_is_visible_to_all_reps_with_heat_map_and_hourly_timeline(client, 
     assert cells[("鲍勃", "院长级拜访")] == 25 and cells[("艾丽", "线索引入")] == 10 and cells[("艾丽", "回款推动")] == 0
     assert "<svg" in page and "<rect" in page
     visit_hour = timezone.localtime(NOW - timedelta(days=10, hours=3)).strftime("%m-%d %H:00")
-    assert f"鲍勃 · 院长级拜访 · {visit_hour} · +25" in page
+    # One visit proved two behaviours in that hour: one mark, a segment per behaviour.
+    assert f"鲍勃 · {visit_hour} · 需求诊断 +15, 院长级拜访 +25" in page
+    mark = next(mark for mark in top[0]["timeline"]["marks"] if "鲍勃" in mark["title"])
+    assert [part["colour"] for part in mark["segments"]] == ["#8250df", "#d93025"]
+    assert "slot=" in mark["url"] and f"rep={worked_deal.shares.get(rep__username='bob').rep_id}" in mark["url"]
 
 
 def test_top_ten_by_points_this_quarter(client, frozen_now, alice):
