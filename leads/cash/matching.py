@@ -45,6 +45,8 @@ _NOISE_SUFFIXES = (
 _PUNCTUATION = re.compile(r"[\s·•・,.，。、;；:：'\"“”‘’()（）\[\]【】<>《》\-_/\\*＊]+")
 REFERENCE_PATTERN = re.compile(r"(QT|HT)-?(\d{6})-?(\d{4})")
 MAX_PROPOSALS = 5
+SIMILAR_THRESHOLD = 0.7
+MAX_SIMILAR_HOSPITALS = 3
 
 
 @lru_cache(maxsize=20000)
@@ -64,12 +66,19 @@ def normalise_name(name: str) -> str:
     return text
 
 
+_NUMBERS = re.compile(r"[0-9]+|[零〇一二三四五六七八九十百]+")
+
+
 def name_similarity(a: str, b: str) -> float:
-    """0..1 between two *normalised* names."""
+    """0..1 between two *normalised* names. Names whose numbers differ (杭州市第一 / 第二人民医院,
+    第12 / 第13) are different hospitals however alike the rest reads."""
     if not a or not b:
         return 0.0
     if a == b:
         return 1.0
+    numbers_a, numbers_b = _NUMBERS.findall(a), _NUMBERS.findall(b)
+    if numbers_a and numbers_b and numbers_a != numbers_b:
+        return 0.0
     if len(a) >= 4 and len(b) >= 4 and (a in b or b in a):
         return 0.85
     return SequenceMatcher(None, a, b).ratio()
@@ -169,16 +178,17 @@ class Matcher:
             known.add(self.aliases[payer_key])
         return known
 
-    def similar_hospitals(self, payer_key: str, threshold: float = 0.6) -> list[tuple[int, float]]:
-        """Hospitals with open receivables whose name resembles the payer, best first (cached per payer)."""
+    def similar_hospitals(self, payer_key: str) -> list[tuple[int, float]]:
+        """The few hospitals with open receivables whose name most resembles the payer, best first
+        (cached per payer: a statement repeats its payers)."""
         if payer_key not in self._name_cache:
             scored: list[tuple[int, float]] = []
             if payer_key:
                 for key, hospital_ids in self.hospital_keys.items():
                     similarity = name_similarity(payer_key, key)
-                    if similarity >= threshold:
+                    if similarity >= SIMILAR_THRESHOLD:
                         scored.extend((hospital_id, similarity) for hospital_id in hospital_ids)
-            self._name_cache[payer_key] = sorted(scored, key=lambda pair: -pair[1])
+            self._name_cache[payer_key] = sorted(scored, key=lambda pair: (-pair[1], pair[0]))[:MAX_SIMILAR_HOSPITALS]
         return self._name_cache[payer_key]
 
     def in_window(self, receivable: OpenReceivable, booked_on: date) -> bool:
@@ -217,17 +227,14 @@ class Matcher:
 
         # Candidates: the known payer's receivables, those named in the memo, similar names,
         # and any receivable with exactly this amount in the window.
-        referenced: set[int] = set()
-        for number in references_in(f"{memo} {reference}"):
-            referenced.update(r.id for r in self.by_reference.get(number, []))
-        similarity: dict[int, float] = {h: 1.0 for h in known}
-        for hospital_id, score in self.similar_hospitals(payer_key):
-            similarity.setdefault(hospital_id, score)
+        named = [r for number in sorted(references_in(f"{memo} {reference}")) for r in self.by_reference.get(number, []) if r.outstanding > 0]
+        referenced = {r.id for r in named}
+        # A known payer is who paid; only an unknown one is compared with hospital names.
+        similarity: dict[int, float] = {h: 1.0 for h in known} or dict(self.similar_hospitals(payer_key))
         pool: dict[int, OpenReceivable] = {r.id: r for r in open_known}
         for hospital_id in similarity:
             pool.update((r.id, r) for r in self.by_hospital.get(hospital_id, []) if r.outstanding > 0)
-        for number in references_in(f"{memo} {reference}"):
-            pool.update((r.id, r) for r in self.by_reference.get(number, []) if r.outstanding > 0)
+        pool.update((r.id, r) for r in named)
         pool.update((r.id, r) for r in self.by_amount.get(amount, []) if self.in_window(r, booked_on))
 
         proposals: list[Proposal] = []
