@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from scoring.defaults import BEGINNING
-from scoring.models import Behaviour, Contribution, ContributionRule, RuleIsFrozen
+from scoring.models import Behaviour, BonusSplit, Contribution, ContributionRule, RuleIsFrozen
 from scoring.services import rule_publish, scoring_sweep
 
-from .factories import lead, visit
+from .factories import lead, visit, won_deal
 
 
 def test_five_behaviours_ship_with_the_default_points():
@@ -144,3 +144,26 @@ def test_admin_cannot_delete_an_earned_rule(client, olga, alice, customer):
     client.force_login(olga)
     assert client.post(f"/admin/scoring/contributionrule/{rule.pk}/delete/", {"post": "yes"}).status_code == 403
     assert ContributionRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_ops_admin_pages_for_scoring_load(client, olga, alice, customer):
+    """A4: ops read contributions and splits and edit rules and the bonus policy in admin;
+    contributions and splits are read-only there (points are never typed in)."""
+    lead(rep=alice, customer=customer)
+    won_deal(customer=customer, owner=alice)
+    scoring_sweep()
+    split = BonusSplit.objects.get()
+    client.force_login(olga)
+    for url in (
+        "/admin/scoring/contributionrule/",
+        "/admin/scoring/contributionrule/add/",
+        "/admin/scoring/bonuspolicy/",
+        "/admin/scoring/bonuspolicy/add/",
+        "/admin/scoring/contribution/",
+        "/admin/scoring/bonussplit/",
+        f"/admin/scoring/bonussplit/{split.pk}/change/",
+        f"/admin/scoring/bonussplit/{split.pk}/history/",
+    ):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/scoring/contribution/add/").status_code == 403
+    assert client.get("/admin/scoring/bonussplit/add/").status_code == 403
