@@ -163,14 +163,14 @@ def _seed(ctx, rng: random.Random, reps: list, templates: dict) -> None:
         team_id = rep.rep.team_id
         own = customers_by_owner.get(rep.pk) or customers_by_team.get(team_id) or ctx.customers
         teammates = [c for c in customers_by_team.get(team_id, []) if c.owner_id != rep.pk] or own
-        diligence = rng.uniform(0.85, 1.2)
+        diligence = rng.uniform(0.92, 1.2)
         for day in days + [today]:
             if day == today:
                 visits = 2
             elif rep.pk in low_reps and day in low_days:
                 visits = 1
             else:
-                visits = max(1, round(rng.gauss(1.95 * diligence, 0.6)))
+                visits = max(1, round(rng.gauss(1.9 * diligence, 0.5)))
             chosen: set[int] = set()
             for slot in range(min(visits, 4)):
                 for _attempt in range(6):  # a different customer for each visit of the day
