@@ -1,6 +1,6 @@
 """今日战报 (D1): the data of the wall-TV board's three zones.
 
-Each zone is a fixed, small number of aggregate queries (ticker 1, ranking 2, alerts 5) whatever
+Each zone is a fixed, small number of aggregate queries (ticker 1, ranking 2, alerts 6) whatever
 the size of the ledger: counting and ranking run in SQL, on indexed ranges ("today", "open",
 "sent"), and only the few rows shown are fetched.
 """
@@ -158,7 +158,7 @@ def green_deals(now: datetime):
 
 
 def alerts(now: datetime) -> dict:
-    """The three lights: counts and the top items, five queries whatever the data."""
+    """The three lights: counts and the top items, six queries whatever the data."""
     top = _setting("DASHBOARDS_ALERT_TOP", 3)
     red_rows = sorted(red_leads(now), key=lambda row: (row[1], row[0]))
     red_top = Lead.objects.select_related("assignee", "hospital").in_bulk([pk for pk, _touch in red_rows[:top]])

@@ -48,7 +48,7 @@ CLOSING_NOTES = {
     "care_task": "已一对一沟通：近期在跑招标资料，已安排同组同事协助拜访，留痕动作恢复。",
     "cross_training": "已制定交叉带教计划：资深销售每周带新人共同拜访 2 家重点客户。",
 }
-CLOSE_AFTER_DAYS = 10  # tasks due longer ago than this were handled by their owners
+CLOSE_AFTER_DAYS = 21  # tasks due longer ago than this were handled by their owners
 
 
 def seed(ctx) -> None:

@@ -259,5 +259,5 @@ def test_each_fragment_query_count_is_constant_as_data_grows(client, screen, zon
     _grow(reps + [RepFactory(team=team_a).user for _ in range(4)], 12, 2)
     large = count_queries()
     assert small == large
-    with _travel(), django_assert_max_num_queries({"ticker": 2, "ranking": 3, "alerts": 6}[zone]):
+    with _travel(), django_assert_max_num_queries({"ticker": 2, "ranking": 3, "alerts": 7}[zone]):
         client.get(f"/board/{screen.token}/?zone={zone}", headers=HX)
