@@ -398,7 +398,9 @@ def _file_response(field_file, content_type: str, filename: str, inline: bool = 
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     # An evidence file is data, never a page: no script may run in its origin even if sniffed.
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+    # (A sandboxed document cannot host the browser's PDF viewer, so PDFs only lose scripts.)
+    policy = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
+    response["Content-Security-Policy"] = policy + ("; object-src 'self'" if content_type == "application/pdf" else "; sandbox")
     return response
 
 

@@ -60,6 +60,7 @@ def test_original_file_is_served_byte_for_byte_with_safe_headers(client, carol, 
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Disposition"].startswith("inline; filename*=UTF-8''")
     assert "private" in response["Cache-Control"]
+    assert "sandbox" in response["Content-Security-Policy"] and "script-src" not in response["Content-Security-Policy"]
     download = client.get(reverse("visits:evidence_file", args=[visited["pdf"].pk]), {"download": "1"})
     assert download["Content-Disposition"].startswith("attachment;") and download["Content-Type"] == "application/pdf"
     audio = client.get(reverse("visits:evidence_file", args=[visited["memo"].pk]))
