@@ -16,12 +16,15 @@ round robin: the tied rep whose last assignment is oldest (never assigned first)
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Subquery
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import OuterRef, Subquery
 
 from salesops.models import Rep, Role
 
@@ -92,6 +95,10 @@ def breakdown(candidate: Candidate, facts: LeadFacts, weights: Weights) -> dict:
     workload_fit = max(0.0, 1.0 - candidate.open_count / candidate.capacity) if candidate.capacity else 0.0
     total = weights.total or 1
     score = 100.0 * (weights.grade * grade_fit + weights.line * line_fit + weights.workload * workload_fit) / total
+    return _row(candidate, grade_fit, line_fit, workload_fit, score)
+
+
+def _row(candidate: Candidate, grade_fit: float, line_fit: float, workload_fit: float, score: float) -> dict:
     return {
         "user_id": candidate.user_id,
         "name": candidate.name,
@@ -113,39 +120,51 @@ def decide(
     last_assigned: Callable[[list[int]], dict[int, datetime | None]],
 ) -> Decision:
     """Rank eligible candidates and pick one. `last_assigned(user_ids)` answers the round-robin
-    question only for tied reps (a database query on the live path, a dict in simulation)."""
+    question only for tied reps (a database query on the live path, a dict in simulation).
+    The loop computes plain numbers (same formula as `breakdown`); rows are built for the top only."""
     started = time.perf_counter_ns()
-    skipped = {"off_duty": 0, "at_capacity": 0}
-    scored = []
+    off_duty = at_capacity = 0
+    w_grade, w_line, w_load = weights.grade, weights.line, weights.workload
+    scale = 100.0 / (weights.total or 1)
+    grade, line_id = facts.grade, facts.line_id
+    scored: list[tuple[float, int, Candidate, float, float, float]] = []
     for candidate in candidates:
         if not candidate.on_duty:
-            skipped["off_duty"] += 1
+            off_duty += 1
             continue
-        if candidate.open_count >= candidate.capacity:
-            skipped["at_capacity"] += 1
+        capacity, open_count = candidate.capacity, candidate.open_count
+        if open_count >= capacity:
+            at_capacity += 1
             continue
-        scored.append(breakdown(candidate, facts, weights))
+        grade_fit = UNKNOWN_FIT if not grade or not candidate.grades else (1.0 if grade in candidate.grades else 0.0)
+        line_fit = UNKNOWN_FIT if line_id is None or not candidate.line_ids else (1.0 if line_id in candidate.line_ids else 0.0)
+        workload_fit = 1.0 - open_count / capacity
+        score = round(scale * (w_grade * grade_fit + w_line * line_fit + w_load * workload_fit), 4)
+        scored.append((score, candidate.user_id, candidate, grade_fit, line_fit, workload_fit))
+    skipped = {"off_duty": off_duty, "at_capacity": at_capacity}
     if not scored:
         return Decision(None, [], skipped, 0, 0, (time.perf_counter_ns() - started) // 1000)
-    best = max(row["score"] for row in scored)
-    tied = [row for row in scored if row["score"] == best]
+    best = max(entry[0] for entry in scored)
+    tied = [entry for entry in scored if entry[0] == best]
     if len(tied) > 1:
-        last = last_assigned([row["user_id"] for row in tied])
+        last = last_assigned([entry[1] for entry in tied])
         # Never-assigned reps first, then the longest wait, then the lower id: a fair rotation.
-        tied.sort(key=lambda row: (last.get(row["user_id"]) is not None, last.get(row["user_id"]) or 0, row["user_id"]))
-    chosen = tied[0]
-    ranked = sorted(scored, key=lambda row: (-row["score"], row["user_id"] != chosen["user_id"], row["user_id"]))
-    top = ranked[:STORED_CANDIDATES]
-    for rank, row in enumerate(top, start=1):
+        tied.sort(key=lambda entry: (last.get(entry[1]) is not None, last.get(entry[1]) or 0, entry[1]))
+    chosen_id = tied[0][1]
+    top = heapq.nsmallest(STORED_CANDIDATES, scored, key=lambda entry: (-entry[0], entry[1] != chosen_id, entry[1]))
+    ranked = []
+    for rank, (score, _user_id, candidate, grade_fit, line_fit, workload_fit) in enumerate(top, start=1):
+        row = _row(candidate, grade_fit, line_fit, workload_fit, score)
         row["rank"] = rank
+        ranked.append(row)
     return Decision(
-        chosen_id=chosen["user_id"],
-        ranked=top,
+        chosen_id=chosen_id,
+        ranked=ranked,
         skipped=skipped,
         eligible_count=len(scored),
         tie_size=len(tied),
         duration_us=(time.perf_counter_ns() - started) // 1000,
-        chosen_breakdown=chosen,
+        chosen_breakdown=ranked[0],
     )
 
 
@@ -156,38 +175,68 @@ def _name(first: str, last: str, username: str) -> str:
     return f"{first} {last}".strip() or username
 
 
-def load_candidates() -> list[Candidate]:
-    """Every active rep (role rep) with grades, product lines, capacity, duty and open workload:
-    three queries whatever the number of reps, and no model instances (500 reps in ~1 ms)."""
+# The roster (who is a rep, on duty, grades, lines, capacity) changes rarely and is read on every
+# intake, so it is kept in memory: dropped at once in this process when a Rep, User or product-line
+# assignment is saved (signals in apps.py), and across processes through the shared cache's
+# version counter (Redis in production) — with a short TTL as the backstop for per-process caches.
+# Workloads are never cached: they are read fresh inside the assignment lock.
+ROSTER_TTL_SECONDS = 10.0
+ROSTER_VERSION_KEY = "leads:roster-version"
+_roster: dict = {"version": None, "expires": 0.0, "rows": ()}
+
+
+def invalidate_roster(**_signal_kwargs) -> None:
+    _roster["expires"] = 0.0
+    try:
+        cache.incr(ROSTER_VERSION_KEY)
+    except ValueError:
+        cache.set(ROSTER_VERSION_KEY, 1, None)
+
+
+def _roster_rows() -> tuple:
+    version = cache.get(ROSTER_VERSION_KEY, 0)
+    now = time.monotonic()
+    if _roster["version"] == version and _roster["expires"] > now:
+        return _roster["rows"]
     rows = Rep.objects.filter(role=Role.REP, user__is_active=True).values_list(
         "pk", "user_id", "user__first_name", "user__last_name", "user__username", "team_id", "grades_served", "capacity", "on_duty"
     )
     lines: dict[int, set[int]] = {}
     for rep_id, line_id in Rep.product_lines.through.objects.filter(rep__role=Role.REP).values_list("rep_id", "productline_id"):
         lines.setdefault(rep_id, set()).add(line_id)
+    result = tuple(
+        (user_id, _name(first, last, username), team_id, frozenset(grades or ()), frozenset(lines.get(rep_id, ())), capacity, on_duty)
+        for rep_id, user_id, first, last, username, team_id, grades, capacity, on_duty in rows
+    )
+    _roster.update(version=version, expires=now + ROSTER_TTL_SECONDS, rows=result)
+    return result
+
+
+def load_candidates() -> list[Candidate]:
+    """Every active rep (role rep) with grades, product lines, capacity, duty and open workload:
+    the roster from memory (see above) and one query for the workloads, whatever the number of reps."""
     loads = open_loads()
     return [
-        Candidate(
-            user_id=user_id,
-            name=_name(first, last, username),
-            team_id=team_id,
-            grades=frozenset(grades or ()),
-            line_ids=frozenset(lines.get(rep_id, ())),
-            capacity=capacity,
-            on_duty=on_duty,
-            open_count=loads.get(user_id, 0),
-        )
-        for rep_id, user_id, first, last, username, team_id, grades, capacity, on_duty in rows
+        Candidate(user_id, name, team_id, grades, line_ids, capacity, on_duty, loads.get(user_id, 0))
+        for user_id, name, team_id, grades, line_ids, capacity, on_duty in _roster_rows()
     ]
 
 
 def open_loads(exclude_lead_ids: Iterable[int] = ()) -> dict[int, int]:
-    """{user id: open leads} — the 待办数 the engine balances (index lead_open_load)."""
-    queryset = Lead.objects.filter(status__in=OPEN_LEAD_STATUSES, assignee__isnull=False)
-    exclude = list(exclude_lead_ids)
+    """{user id: open leads} — the 待办数 the engine balances (index lead_open_load). Plain SQL:
+    it runs on every intake and returns one row per rep, so the ORM's per-row converters show."""
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    statuses = [str(status) for status in OPEN_LEAD_STATUSES]
+    exclude = [int(pk) for pk in exclude_lead_ids]
+    sql = (
+        f"SELECT assignee_id, COUNT(*) FROM {table} WHERE status IN ({', '.join(['%s'] * len(statuses))})"
+        " AND assignee_id IS NOT NULL"
+    )
     if exclude:
-        queryset = queryset.exclude(pk__in=exclude)
-    return dict(queryset.values("assignee").annotate(n=Count("pk")).values_list("assignee", "n"))
+        sql += f" AND id NOT IN ({', '.join(['%s'] * len(exclude))})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " GROUP BY assignee_id", [*statuses, *exclude])
+        return dict(cursor.fetchall())
 
 
 def last_assigned_from_db(user_ids: list[int]) -> dict[int, datetime | None]:

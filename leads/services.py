@@ -125,41 +125,45 @@ def _lead_summary(lead: Lead) -> list[str]:
     return lines
 
 
-def _textcard_html(lead: Lead, highlight: str) -> str:
+def _textcard_html(lead: Lead, summary: list[str], highlight: str) -> str:
     from html import escape
 
     when = timezone.localtime(lead.created_at).strftime("%Y-%m-%d %H:%M")
     rows = [f'<div class="gray">{when}</div>']
-    rows += [f'<div class="normal">{escape(line)}</div>' for line in _lead_summary(lead)]
+    rows += [f'<div class="normal">{escape(line)}</div>' for line in summary]
     rows.append(f'<div class="highlight">{escape(highlight)}</div>')
     return "".join(rows)
 
 
-def _notify(recipient, *, event: str, lead: Lead, title: str, body_lines: list[str], url: str, key: str, highlight: str = "") -> None:
+def _notify(recipient, *, event: str, lead: Lead, title: str, summary: list[str], note: str, url: str, key: str) -> None:
+    """One outbox row per channel ops enabled for `event` that can reach the recipient."""
+    body = "\n".join([*summary, note])
     for channel in channels_for(event, recipient):
+        payload = {"lead_id": lead.pk}
+        if channel == Channel.WECOM_APP:  # the text card wants its own HTML and button
+            payload |= {"description_html": _textcard_html(lead, summary, note), "btntxt": _("接收") if event == "assignment" else _("查看")}
         notification_enqueue(
             recipient=recipient,
             title=title,
-            body="\n".join(body_lines),
+            body=body,
             url=url,
             channel=channel,
-            payload={"lead_id": lead.pk, "description_html": _textcard_html(lead, highlight or title), "btntxt": _("接收") if event == "assignment" else _("查看")},
+            payload=payload,
             dedupe_key=f"lead:{lead.pk}:{key}:{recipient.pk}:{channel}",
         )
 
 
 def _notify_assignee(lead: Lead, decision: AssignmentDecision, timeout_minutes: int) -> None:
-    assignee = User.objects.select_related("rep").get(pk=lead.assignee_id)
-    highlight = _("请 %(n)s 分钟内接收") % {"n": timeout_minutes}
+    assignee = lead.assignee  # fetched with its rep by the caller
     _notify(
         assignee,
         event="assignment",
         lead=lead,
         title=_("新线索：%(who)s") % {"who": lead.hospital_display or lead.contact_name},
-        body_lines=[*_lead_summary(lead), highlight],
+        summary=_lead_summary(lead),
+        note=_("请 %(n)s 分钟内接收") % {"n": timeout_minutes},
         url=ack_path(lead, assignee),
         key=f"d{decision.pk}",
-        highlight=highlight,
     )
 
 
@@ -253,7 +257,8 @@ def _decide(lead: Lead, rules: AssignmentRules, now: datetime) -> assignment.Dec
         assignment.load_candidates(), assignment.LeadFacts.of(lead), assignment.Weights.of(rules), assignment.last_assigned_from_db
     )
     if decision.chosen_id:
-        lead.assignee_id, lead.assigned_at, lead.status = decision.chosen_id, now, LeadStatus.ASSIGNED
+        lead.assignee = User.objects.select_related("rep").get(pk=decision.chosen_id)
+        lead.assigned_at, lead.status = now, LeadStatus.ASSIGNED
     return decision
 
 
@@ -284,7 +289,9 @@ def lead_intake(*, data: IntakeData, by=None, now: datetime | None = None) -> In
     """Create and assign a lead — or, if the same phone came in within the dedupe window, record a
     repeat contact on the existing lead (L3). `by` is the rep who entered it (None: website)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: callers that wrap it (the API stores its receipt in the same
+    # transaction) roll back as a whole, and a savepoint is two more statements per intake.
+    with transaction.atomic(savepoint=False):
         rules = AssignmentRules.live(for_update=True)  # the assignment lock, see the module docstring
         duplicate = _find_duplicate(data.phone, now, rules.dedupe_window_days)
         if duplicate is not None:
@@ -352,7 +359,7 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "") -> AssignmentDec
         facts, weights = assignment.LeadFacts.of(lead), assignment.Weights.of(rules)
         chosen = next((c for c in candidates if c.user_id == to_user.pk), None)
         breakdown = [assignment.breakdown(chosen, facts, weights) | {"rank": 1}] if chosen else []
-        lead.assignee = to_user
+        lead.assignee = User.objects.select_related("rep").get(pk=to_user.pk)
         if lead.is_open:
             lead.status, lead.assigned_at = LeadStatus.ASSIGNED, now
             lead.acknowledged_at, lead.acknowledged_via, lead.escalated_at = None, "", None
@@ -438,16 +445,17 @@ def lead_escalate(*, lead_id: int, now: datetime | None = None) -> bool:
         assignee = User.objects.select_related("rep", "rep__team").get(pk=lead.assignee_id)
         waited = int((now - lead.assigned_at).total_seconds() // 60)
         detail = _("%(rep)s 已 %(minutes)s 分钟未接收") % {"rep": assignee.get_full_name() or assignee.username, "minutes": waited}
+        summary = _lead_summary(lead)
         for supervisor in supervisors_of(assignee):
             _notify(
                 supervisor,
                 event="escalation",
                 lead=lead,
                 title=_("线索超时未接收：%(who)s") % {"who": lead.hospital_display or lead.contact_name},
-                body_lines=[*_lead_summary(lead), detail],
+                summary=summary,
+                note=detail,
                 url=reverse("leads:detail", args=[lead.pk]),
                 key=key,
-                highlight=detail,
             )
         notification_enqueue(
             recipient=assignee,

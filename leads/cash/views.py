@@ -63,6 +63,11 @@ def _messages_of(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
+def _flash_errors(request: HttpRequest, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
 def _add_errors(form, exc: ValidationError) -> None:
     """A service's ValidationError shown next to the field it names (or above the form)."""
     if hasattr(exc, "error_dict"):
@@ -264,8 +269,7 @@ def version_update(request: HttpRequest, pk: int) -> HttpResponse:
             quotes.quote_version_update(version=_draft_of(quote), by=request.user, **form.cleaned_data)
             messages.success(request, _("已保存"))
         except ValidationError as exc:
-            for message in _messages_of(exc):
-                messages.error(request, message)
+            _flash_errors(request, exc)
     else:
         for name, errs in form.errors.items():
             messages.error(request, f"{form.fields[name].label}：{' '.join(errs)}")
@@ -277,8 +281,7 @@ def _act(request: HttpRequest, quote: Quote, action, success: str, **kwargs) -> 
         action(**kwargs)
         messages.success(request, success)
     except ValidationError as exc:
-        for message in _messages_of(exc):
-            messages.error(request, message)
+        _flash_errors(request, exc)
     return redirect("cash:quote_detail", quote.pk)
 
 
@@ -386,7 +389,7 @@ def approval_request(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         version = _draft_of(quote)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        _flash_errors(request, exc)
         return redirect("cash:quote_detail", quote.pk)
     return _act(request, quote, quotes.discount_approval_request, _("已提交折扣审批，已通知主管。"), version=version, by=request.user, reason=reason)
 
@@ -412,8 +415,7 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
             quotes.discount_approval_decide(approval=approval, approve=approve, by=request.user, note=form.cleaned_data["note"])
             messages.success(request, _("已批准") if approve else _("已驳回"))
         except ValidationError as exc:
-            for message in _messages_of(exc):
-                messages.error(request, message)
+            _flash_errors(request, exc)
     if request.POST.get("next") == "list":
         return redirect("cash:approval_list")
     return redirect("cash:quote_detail", approval.version.quote_id)
@@ -618,8 +620,7 @@ def row_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         payments = statements.match_proposal_confirm(proposal=proposal, by=request.user)
     except ValidationError as exc:
-        for message in _messages_of(exc):
-            messages.error(request, message)
+        _flash_errors(request, exc)
         return redirect("cash:row_detail", row.pk)
     messages.success(request, _("已确认，记录回款 %(n)d 笔。") % {"n": len(payments)})
     return redirect("cash:review_queue")
@@ -654,8 +655,7 @@ def row_ignore(request: HttpRequest, pk: int) -> HttpResponse:
         statements.statement_row_ignore(row=row, by=request.user)
         messages.success(request, _("已标记为非回款。"))
     except ValidationError as exc:
-        for message in _messages_of(exc):
-            messages.error(request, message)
+        _flash_errors(request, exc)
     return redirect("cash:review_queue")
 
 
