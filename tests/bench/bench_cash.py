@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from leads.cash.pdf import quote_pdf
-from salesops.lib.money import rmb_uppercase
 
 from .helpers import make_quote
 
