@@ -27,7 +27,7 @@ class ThresholdAdmin(SimpleHistoryAdmin):
 class TvScreenAdmin(SimpleHistoryAdmin):
     list_display = ("name", "location", "status", "board_link", "created_at", "revoked_at")
     readonly_fields = ("board_link", "created_at", "revoked_at")
-    fields = ("name", "location", "board_link", "created_at", "revoked_at")
+    fields = ("name", "location", "language", "board_link", "created_at", "revoked_at")
     actions = ("revoke", "rotate")
     search_fields = ("name", "location")
 

@@ -178,6 +178,8 @@ class TvScreen(models.Model):
 
     name = models.CharField(_("屏幕名称"), max_length=60, unique=True)
     location = models.CharField(_("位置"), max_length=80, blank=True)
+    # A TV has no language cookie and its browser may well be set to English: the screen says.
+    language = models.CharField(_("显示语言"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     token = models.CharField(_("访问令牌"), max_length=64, unique=True, default=new_screen_token, editable=False)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)

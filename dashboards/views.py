@@ -18,6 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -65,7 +66,9 @@ def _screen_board(request: HttpRequest, token: str) -> HttpResponse:
     screen = TvScreen.objects.active().filter(token=token).first() if token else None
     if screen is None:
         raise Http404("screen")
-    response = _render_board(request, screen.get_absolute_url(), screen)
+    with translation.override(screen.language):
+        response = _render_board(request, screen.get_absolute_url(), screen)
+    response["Content-Language"] = screen.language
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import ngettext
 
 from dashboards.models import Health
 
@@ -51,3 +52,12 @@ def rmb_short(amount) -> str:
     if abs(value) >= 10000:
         return f"¥{value / 10000:,.1f}万".replace(".0万", "万")
     return f"¥{value:,.0f}"
+
+
+@register.filter
+def hours_since(moment, now) -> str:
+    """"93 小时" — the lights' rules are in hours (48 h, 72 h), so are their items."""
+    if not moment or not now:
+        return "—"
+    hours = int((now - moment).total_seconds() // 3600)
+    return ngettext("%(n)s 小时", "%(n)s 小时", hours) % {"n": hours}

@@ -188,6 +188,16 @@ def test_tv_token_shows_board_without_login(client, screen, alice):
     assert f'hx-get="/board/{screen.token}/?zone=ticker"' in response.content.decode()
 
 
+def test_tv_board_speaks_the_screens_language_not_the_tvs_browser(client, screen, alice):
+    """D1: a TV browser set to English still shows the screen's language (Chinese by default),
+    and the lights' items say their age in hours, like their rules."""
+    with _travel():
+        make_lead(assignee=alice, assigned_at=NOW - timedelta(hours=93, minutes=20))
+        page = client.get(f"/board/{screen.token}/", headers={"Accept-Language": "en-US,en;q=0.9"}).content.decode()
+    assert '<html lang="zh-hans">' in page and "线索超 48 小时未跟进" in page and "93 小时" in page
+    assert "Team" not in page
+
+
 def test_tv_token_exposes_nothing_else(client, screen):
     """D1: the token logs nobody in: every other page still asks for a login."""
     client.get(f"/board/{screen.token}/")
