@@ -105,7 +105,7 @@ def derived_rows(*, since: datetime | None = None, only_missing: bool = True, ru
             .order_by("pk")
             .values_list("pk", "rep_id", "team_id", "customer_id", "occurred_at")
         )
-        for activity_id, rep_id, team_id, customer_id, occurred_at in proofs.iterator(chunk_size=BATCH):
+        for activity_id, rep_id, team_id, customer_id, occurred_at in proofs:
             rule = rules.rule_for(behaviour, occurred_at)
             if rule is None:  # no version in force yet at that time: nothing to earn
                 continue
@@ -147,7 +147,7 @@ def ledger_differences(*, since: datetime | None = None) -> dict[str, list]:
     stored = {}
     for values in stored_rows.values_list(
         "activity_id", "behaviour", "rule_id", "points", "rep_id", "team_id", "customer_id", "occurred_at"
-    ).iterator(chunk_size=BATCH):
+    ):
         row = DerivedRow(*values)
         stored[(row.activity_id, row.behaviour)] = row
     return {
