@@ -73,7 +73,7 @@ def _seed(ctx) -> dict:
         supervisor = supervisors.get(owner.rep.team_id)
         lines = [(product, rng.choice((1, 1, 2, 3, 5))) for product in rng.sample(products, k=rng.choice((1, 2, 2, 3)))]
         if scenario == WON:
-            closed_at = now - timedelta(days=3 + (index * 118) // 30, hours=rng.randrange(8))
+            closed_at = now - timedelta(days=3 + ((29 - index) * 118) // 30, hours=rng.randrange(8))  # numbers rise with time
             # A teammate quoted first and the customer turned it down: another rep on the deal.
             if teammates and index % 3 != 2:
                 helper = rng.choice(teammates)

@@ -24,7 +24,7 @@ class UserChoiceField(forms.ModelChoiceField):
 
 
 class QuoteCreateForm(forms.Form):
-    customer = forms.ModelChoiceField(label=_("客户"), queryset=Customer.objects.none())
+    customer = forms.ModelChoiceField(label=_("客户"), queryset=Customer.objects.none(), empty_label=_("请选择客户"))
     note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
     def __init__(self, *args, user, **kwargs):
@@ -44,7 +44,9 @@ class LineValuesForm(forms.Form):
 
 
 class LineAddForm(LineValuesForm):
-    product = forms.ModelChoiceField(label=_("产品"), queryset=Product.objects.filter(active=True).select_related("line"))
+    product = forms.ModelChoiceField(
+        label=_("产品"), queryset=Product.objects.filter(active=True).select_related("line"), empty_label=_("从价目表选择产品")
+    )
 
     field_order = ["product", "quantity", "discount_percent", "tax_rate_percent"]
 
@@ -81,7 +83,9 @@ class ConfirmForm(forms.Form):
 
 
 class LostForm(forms.Form):
-    reason = forms.ModelChoiceField(label=_("丢单原因"), queryset=LostReason.objects.filter(active=True), required=False)
+    reason = forms.ModelChoiceField(
+        label=_("丢单原因"), queryset=LostReason.objects.filter(active=True), required=False, empty_label=_("请选择原因")
+    )
     detail = forms.CharField(label=_("补充说明"), max_length=150, required=False)
 
     def clean(self):
@@ -92,10 +96,10 @@ class LostForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    receivable = forms.ModelChoiceField(label=_("应收期次"), queryset=Receivable.objects.none())
+    receivable = forms.ModelChoiceField(label=_("应收期次"), queryset=Receivable.objects.none(), empty_label=_("请选择期次"))
     amount = forms.DecimalField(label=_("金额"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14)
     received_on = forms.DateField(label=_("到账日期"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
-    pushed_by = UserChoiceField(label=_("回款推动人"), queryset=User.objects.none(), required=False)
+    pushed_by = UserChoiceField(label=_("回款推动人"), queryset=User.objects.none(), required=False, empty_label=_("（无，记在录入人名下）"))
     reference = forms.CharField(label=_("流水号/备注"), max_length=120, required=False)
 
     def __init__(self, *args, deal, user, **kwargs):
@@ -118,12 +122,12 @@ class PaymentForm(forms.Form):
 
 
 class StatementUploadForm(forms.Form):
-    account = forms.ModelChoiceField(label=_("银行账户"), queryset=BankAccount.objects.filter(active=True))
+    account = forms.ModelChoiceField(label=_("银行账户"), queryset=BankAccount.objects.filter(active=True), empty_label=_("请选择账户"))
     file = forms.FileField(label=_("流水文件（CSV / XLSX / XLS）"))
 
 
 class AllocationForm(forms.Form):
-    receivable = forms.ModelChoiceField(label=_("应收"), queryset=Receivable.objects.none(), required=False)
+    receivable = forms.ModelChoiceField(label=_("应收"), queryset=Receivable.objects.none(), required=False, empty_label=_("选择应收"))
     amount = forms.DecimalField(label=_("金额"), min_value=Decimal("0.01"), decimal_places=2, max_digits=14, required=False)
 
     def __init__(self, *args, receivables=None, **kwargs):
