@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from salesops.models import Notification, NotificationStatus
 
@@ -127,13 +128,14 @@ def timeline(lead: Lead) -> tuple[list[Event], list[Milestone]]:
         ),
         default=None,
     )
+    # Short words like 分配 mean other things elsewhere (a bonus split): give them a context.
     steps = [
-        (_("进线"), lead.created_at),
-        (_("分配"), lead.assigned_at),
-        (_("通知送达"), first_notified),
-        (_("接收"), lead.acknowledged_at),
-        (_("升级"), lead.escalated_at),
-        (_("首次有效联系"), lead.first_effective_contact_at),
+        (pgettext("lead milestone", "进线"), lead.created_at),
+        (pgettext("lead milestone", "分配"), lead.assigned_at),
+        (pgettext("lead milestone", "通知送达"), first_notified),
+        (pgettext("lead milestone", "接收"), lead.acknowledged_at),
+        (pgettext("lead milestone", "升级"), lead.escalated_at),
+        (pgettext("lead milestone", "首次有效联系"), lead.first_effective_contact_at),
     ]
     # In the order they happened (an escalation comes before a late acknowledgement), each with
     # the time since the step before it; steps not reached yet follow, without a time.
@@ -142,5 +144,5 @@ def timeline(lead: Lead) -> tuple[list[Event], list[Milestone]]:
     for at, label in reached:
         milestones.append(Milestone(label, at, humanize_duration(at - last_at) if last_at else ""))
         last_at = at
-    milestones += [Milestone(label, None, "") for label, at in steps if not at and label != _("升级")]
+    milestones += [Milestone(label, None, "") for label, at in steps if not at and label != pgettext("lead milestone", "升级")]
     return events, milestones
