@@ -103,7 +103,8 @@ def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evi
         page.get_by_role("link", name="查看原图").click()
     original = popup_info.value
     original.wait_for_load_state()
-    response = original.request.get(original.url)
+    assert original.url.endswith(reverse("visits:evidence_file", args=[task.evidence.get(kind=ModuleKind.PHOTO).pk]))
+    response = original.reload()  # the browser's own request, with the supervisor's session
     assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.body() == photo
