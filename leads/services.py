@@ -331,7 +331,7 @@ def lead_assign_pending(*, lead_id: int, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         rules = AssignmentRules.live(for_update=True)
-        lead = Lead.objects.select_for_update().select_related("product").filter(pk=lead_id, status=LeadStatus.NEW, assignee__isnull=True).first()
+        lead = Lead.objects.select_for_update(of=("self",)).select_related("product").filter(pk=lead_id, status=LeadStatus.NEW, assignee__isnull=True).first()
         if lead is None:
             return False
         decision = _decide(lead, rules, now)
@@ -351,7 +351,7 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "") -> AssignmentDec
     now = timezone.now()
     with transaction.atomic():
         rules = AssignmentRules.live(for_update=True)
-        lead = Lead.objects.select_for_update().select_related("product").get(pk=lead.pk)
+        lead = Lead.objects.select_for_update(of=("self",)).select_related("product").get(pk=lead.pk)
         if lead.assignee_id == to_user.pk:
             raise LeadActionError(_("线索已经由 %(name)s 负责") % {"name": rep.display_name})
         previous_id = lead.assignee_id
@@ -525,7 +525,7 @@ def contact_attempt_record(
     elif outcome == ContactOutcome.ONSITE:
         raise LeadActionError(_("电话的结果不能是「已到院」"))
     with transaction.atomic():
-        lead = Lead.objects.select_for_update().select_related("customer").get(pk=lead.pk)
+        lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
         effective = kind == ContactKind.VISIT or duration_seconds >= EFFECTIVE_CALL_SECONDS
         attempt = ContactAttempt(
             lead=lead, kind=kind, source=ContactSource.REP, by=by, occurred_at=occurred_at,
