@@ -98,7 +98,9 @@ def _user(username: str, last: str, first: str, **extra) -> User:
     if not _password_hash:  # hash once: 50 PBKDF2 rounds would dominate the seeding time
         _password_hash.append(make_password(DEMO_PASSWORD))
     user, _ = User.objects.get_or_create(
-        username=username, defaults={"last_name": last, "first_name": first, "password": _password_hash[0], **extra}
+        # Chinese names read surname first; Django's get_full_name() is "first last", so the whole
+        # name goes into first_name.
+        username=username, defaults={"first_name": f"{last}{first}", "last_name": "", "password": _password_hash[0], **extra}
     )
     return user
 
