@@ -21,13 +21,19 @@ PHONE = {"width": 390, "height": 844}
 HOSPITAL = {"latitude": 30.2574, "longitude": 120.1703}  # tests/factories.py hospital, ~50 m away
 
 
-def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evidence(login_page, live_server, settings, alice, carol):
+def chinese(context, live_server) -> None:
+    """The reps' language, whatever the test browser's Accept-Language says."""
+    context.add_cookies([{"name": "salesops_language", "value": "zh-hans", "url": live_server.url}])
+
+
+def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evidence(page, login_page, live_server, settings, alice, carol):
     settings.SITE_URL = live_server.url
     medical = {t.code: t for t in install_library(VisitTemplate, TemplateModule)}[MEDICAL_CODE]
     customer = CustomerFactory(owner=alice, name="浙江省人民医院 关节外科")
     task = services.visit_task_create(rep=alice, customer=customer, template=medical, due_date=timezone.localdate(), by=alice)
     modules = {m.kind: m for m in medical.modules.all()}
 
+    chinese(page.context, live_server)
     page = login_page(alice)
     page.set_viewport_size(PHONE)
     page.context.grant_permissions(["geolocation"], origin=live_server.url)
@@ -91,6 +97,7 @@ def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evi
 
     # V8: the supervisor, on a laptop, opens the team's visit and the original photo in one click.
     page.context.clear_cookies()
+    chinese(page.context, live_server)
     page = login_page(carol)
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server.url}{reverse('visits:task_list')}")
@@ -124,6 +131,7 @@ def test_voice_memo_is_recorded_in_the_browser_and_uploaded(browser_type, browse
     try:
         context = browser.new_context(viewport=PHONE)
         context.grant_permissions(["microphone"], origin=live_server.url)
+        chinese(context, live_server)
         page = context.new_page()
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=username]", alice.username)
