@@ -159,22 +159,23 @@ def clip_to_completed_days(spans: list[Span], now: datetime | None = None) -> li
     return clipped
 
 
+def evidence_actions(scope: Scope, start: datetime, end: datetime):
+    """The evidence-backed actions KPI 2 counts: by reps (role rep), of the scope, in [start, end)."""
+    actions = Activity.objects.filter(kind__in=EVIDENCE_KIND_VALUES, occurred_at__gte=start, occurred_at__lt=end)
+    if scope.level == "rep":
+        return actions.filter(rep_id=scope.rep_id)
+    actions = actions.filter(rep__rep__role=Role.REP)
+    if scope.level == "team":
+        actions = actions.filter(team_id=scope.team_id)
+    return actions
+
+
 def evidence_counts(spans: list[Span], scope: Scope, group: str | None = None) -> dict:
     """{(group key, span index): count} of evidence-backed actions by reps, bucketed in SQL."""
     live = _live_spans(spans)
     if not live:
         return {}
-    actions = Activity.objects.filter(
-        kind__in=EVIDENCE_KIND_VALUES,
-        occurred_at__gte=min(s for _i, (s, _e) in live),
-        occurred_at__lt=max(e for _i, (_s, e) in live),
-    )
-    if scope.level == "rep":
-        actions = actions.filter(rep_id=scope.rep_id)
-    else:
-        actions = actions.filter(rep__rep__role=Role.REP)
-        if scope.level == "team":
-            actions = actions.filter(team_id=scope.team_id)
+    actions = evidence_actions(scope, min(s for _i, (s, _e) in live), max(e for _i, (_s, e) in live))
     bucket = bucket_expression("occurred_at", live)
     key_field = {"team": "team_id", "rep": "rep_id"}.get(group or "")
     fields = ["bucket"] + ([key_field] if key_field else [])
@@ -308,6 +309,12 @@ def _density_cell(customers: dict) -> Cell:
 # --- One entry point ---------------------------------------------------------------------------
 
 
+# A span that ended this long ago is settled (late appends are rare beyond it): its cells are
+# cached for a few hours, so a year of monthly trend is computed once, not on every page view.
+SETTLED_AFTER = timedelta(days=2)
+KPI_CACHE_SECONDS = 6 * 3600
+
+
 def measure(
     kpi: str,
     spans: list[Span],
@@ -319,8 +326,37 @@ def measure(
     now: datetime | None = None,
 ) -> dict:
     """{group key: [Cell per span]} — `keys` lists the groups that must appear even without data
-    (a rep with no action has a 0, not a gap)."""
+    (a rep with no action has a 0, not a gap). Settled spans come from the cache when they can;
+    the others are computed together, in one query per KPI."""
     keys = list(keys) if keys is not None else [None]
+    now = now or timezone.now()
+    if kpi == Kpi.COLLABORATION_DENSITY:
+        threshold = threshold or Threshold.for_kpi(kpi)
+    variant = threshold.lookback_days if kpi == Kpi.COLLABORATION_DENSITY else ""
+    settled_before = day_start(local_date(now)) - SETTLED_AFTER
+
+    def cache_key(span: Span) -> str:
+        return f"dashboards:kpi:{kpi}:{scope.level}:{scope.team_id}:{scope.rep_id}:{group}:{variant}:{span[0].timestamp():.0f}:{span[1].timestamp():.0f}"
+
+    settled = {i: cache_key(span) for i, span in enumerate(spans) if span[0] < span[1] <= settled_before}
+    found = cache.get_many(list(settled.values())) if settled else {}
+    hits = {i: found[k] for i, k in settled.items() if k in found and all(key in found[k] for key in keys)}
+    todo = [(span[0], span[0]) if i in hits else span for i, span in enumerate(spans)]
+    wanted = list(set(keys) | {key for cells in hits.values() for key in cells})
+    fresh = _measure(kpi, todo, scope, group, threshold, wanted, now) if len(hits) < len(spans) else {}
+    all_keys = set(wanted) | set(fresh)
+    # A group that had no row when a span was cached (and was not asked for) reads "no data" there.
+    result = {
+        key: [(hits[i].get(key) or Cell()) if i in hits else fresh[key][i] for i in range(len(spans))]
+        for key in all_keys
+    }
+    to_cache = {k: {key: result[key][i] for key in all_keys} for i, k in settled.items() if i not in hits}
+    if to_cache:
+        cache.set_many(to_cache, KPI_CACHE_SECONDS)
+    return result
+
+
+def _measure(kpi: str, spans: list[Span], scope: Scope, group: str | None, threshold, keys: list, now: datetime) -> dict:
     result: dict = {}
     if kpi == Kpi.LEAD_TIMELINESS:
         minutes = lead_minutes(spans, scope, group)
@@ -340,8 +376,7 @@ def measure(
                 cells.append(Cell(value, total, {"working_days": days, "reps": people}))
             result[key] = cells
     elif kpi == Kpi.COLLABORATION_DENSITY:
-        lookback = (threshold or Threshold.for_kpi(kpi)).lookback_days
-        customers = closed_customers(spans, scope, group, lookback)
+        customers = closed_customers(spans, scope, group, threshold.lookback_days)
         for key in set(keys) | {k for k, _i in customers}:
             result[key] = [_density_cell(customers.get((key, i), {})) for i in range(len(spans))]
     else:

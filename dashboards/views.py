@@ -28,13 +28,13 @@ from django.views.decorators.vary import vary_on_headers
 from leads.cash.models import Deal, DealStatus
 from leads.models import Lead
 from salesops.access import role_of
-from salesops.models import Activity, Customer, Role
+from salesops.models import Customer, Role
 
 from . import board as board_data
 from .access import get_intervention_for_user, get_report_for_user, interventions_visible_to, kpi_access, report_team_ids
 from .charts import trend_chart
 from .forms import InterventionCloseForm, ReportGenerateForm
-from .kpis import EVIDENCE_KIND_VALUES, clip_to_completed_days, closed_customers, kpi_breakdown, kpi_cards
+from .kpis import clip_to_completed_days, closed_customers, evidence_actions, kpi_breakdown, kpi_cards
 from .models import InterventionKind, InterventionStatus, Kpi, ReportSnapshot, Threshold, TvScreen
 from .periods import PERIOD_KINDS, Period, day_start, parse_day, today
 from .reports import report_generate, report_pdf, visible_part
@@ -219,15 +219,7 @@ def kpi_records(request: HttpRequest, kpi: str) -> HttpResponse:
         ).order_by(F("response").desc(nulls_first=True), "assigned_at")
     elif kpi == Kpi.ACTION_FULLNESS:
         clipped = clip_to_completed_days([span])[0]
-        records = Activity.objects.filter(
-            kind__in=EVIDENCE_KIND_VALUES, occurred_at__gte=clipped[0], occurred_at__lt=clipped[1]
-        ).select_related("rep", "customer", "customer__hospital")
-        if scope.level == "rep":
-            records = records.filter(rep_id=scope.rep_id)
-        else:
-            records = records.filter(rep__rep__role=Role.REP)
-            if scope.level == "team":
-                records = records.filter(team_id=scope.team_id)
+        records = evidence_actions(scope, *clipped).select_related("rep", "customer", "customer__hospital")
         records = records.order_by("-occurred_at", "-pk")
     else:
         involved = closed_customers([span], scope, None, threshold.lookback_days).get((None, 0), {})

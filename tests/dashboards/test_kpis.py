@@ -3,6 +3,7 @@ charts, drill-down, and who may see which row."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -228,3 +229,27 @@ def test_threshold_edited_in_admin_changes_the_health_shown(client, olga, alice)
          "due_in_days": "2", "lookback_days": "180"},
     )
     assert bad.status_code == 200 and "触发值不能低于健康值" in bad.content.decode()
+
+
+def test_settled_periods_are_computed_once_and_read_from_the_cache(client, diana, alice):
+    """D2: a past month's trend does not change: the second view reads it from the cache, with the
+    same numbers and fewer queries; the open period is always computed."""
+    for offset in range(1, 40):
+        moment = at("2026-03-20", 10) - timedelta(days=offset)
+        act(alice, moment, n=4)
+        make_lead(assignee=alice, assigned_at=moment, first_effective_contact_at=moment + timedelta(minutes=70))
+    client.force_login(diana)
+
+    def view():
+        with time_machine.travel(at("2026-03-20", 10), tick=False), CaptureQueriesContext(connection) as captured:
+            page = client.get("/kpis/?period=month&date=2026-02-01").content.decode()
+        return page, len(captured)
+
+    first_page, first_queries = view()
+    second_page, second_queries = view()
+    values = re.compile(r'class="kpi-value"><span>([^<]*)</span>')
+    assert values.findall(second_page) == values.findall(first_page) and values.findall(first_page)[0] == "70"
+    assert second_queries < first_queries
+    with time_machine.travel(at("2026-03-20", 10), tick=False), CaptureQueriesContext(connection) as captured:
+        client.get("/kpis/?period=month&date=2026-03-01")
+    assert len(captured) >= first_queries - 3  # this month is open: computed again
