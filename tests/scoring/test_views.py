@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -115,7 +114,6 @@ def test_statement_access(client, worked_deal, alice, bob, carol, dave, diana):
     assert client.get(f"/scoring/statement/{bob.pk}/").status_code == 200
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 def test_statement_pdf_has_extractable_chinese(client, worked_deal, bob):
     """S3: the statement downloads as a PDF whose Chinese text a machine can read."""
     client.force_login(bob)
