@@ -24,6 +24,7 @@
   document.querySelectorAll(".record-button").forEach(function (button) {
     var form = button.closest("form");
     var status = form.querySelector(".record-status");
+    var labels = button.dataset;  // translated by the server (data-label-*)
     var recorder = null;
     var chunks = [];
     button.closest(".recorder").hidden = false;
@@ -34,15 +35,15 @@
       var data = new FormData();
       data.append("csrfmiddlewaretoken", form.querySelector("input[name=csrfmiddlewaretoken]").value);
       data.append("file", new File([blob], "memo" + extension, { type: type }));
-      status.textContent = "上传中…";
+      status.textContent = labels.labelUploading;
       fetch(button.dataset.url, { method: "POST", body: data, headers: { "Accept": "application/json" }, credentials: "same-origin" })
         .then(function (response) { return response.json().then(function (body) { return { ok: response.ok, body: body }; }); })
         .then(function (result) {
           if (result.ok) { window.location.reload(); return; }
           var errors = result.body.errors || {};
-          status.textContent = Object.keys(errors).map(function (key) { return errors[key].join(" "); }).join(" ") || "上传失败";
+          status.textContent = Object.keys(errors).map(function (key) { return errors[key].join(" "); }).join(" ") || labels.labelFailed;
         })
-        .catch(function () { status.textContent = "网络错误，录音未上传，请重试或选择文件上传"; });
+        .catch(function () { status.textContent = labels.labelNetwork; });
     }
 
     button.addEventListener("click", function () {
@@ -53,20 +54,20 @@
         recorder.addEventListener("dataavailable", function (event) { if (event.data.size) { chunks.push(event.data); } });
         recorder.addEventListener("stop", function () {
           stream.getTracks().forEach(function (track) { track.stop(); });
-          button.textContent = "🎙 录音";
+          button.textContent = labels.labelRecord;
           upload(new Blob(chunks, { type: recorder.mimeType }));
         });
         recorder.start(250);
-        button.textContent = "⏹ 停止并上传";
+        button.textContent = labels.labelStop;
         var started = Date.now();
         var tick = function () {
           var seconds = Math.floor((Date.now() - started) / 1000);
-          status.textContent = "录音中 " + Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+          status.textContent = labels.labelRecording + " " + Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
         };
         tick();
         var timer = window.setInterval(tick, 500);
         recorder.addEventListener("stop", function () { window.clearInterval(timer); });
-      }).catch(function () { status.textContent = "无法使用麦克风，请选择录音文件上传"; });
+      }).catch(function () { status.textContent = labels.labelNoMicrophone; });
     });
   });
 })();
