@@ -137,8 +137,7 @@ def yellow_quotes(now: datetime):
 
 def green_deals(now: datetime):
     """Won deals whose receivables are paid ≥ 90 % (sum paid / sum due), closed within the board's
-    horizon (`DASHBOARDS_GREEN_WINDOW_DAYS`, default 180; 0 = all time), newest first, as
-    (pk, due, paid) rows."""
+    horizon (`DASHBOARDS_GREEN_WINDOW_DAYS`, default 180; 0 = all time), newest first."""
     deals = Deal.objects.filter(status=DealStatus.WON)
     window = _setting("DASHBOARDS_GREEN_WINDOW_DAYS", 180)
     if window:
@@ -148,12 +147,10 @@ def green_deals(now: datetime):
     # SQLite stores decimals as binary floats, and half a tenth of a cent absorbs their rounding
     # (real differences are multiples of one cent).
     return (
-        deals.values("pk")
-        .annotate(due=Sum("receivables__amount"), paid=Sum("receivables__paid_amount"))
+        deals.annotate(due=Sum("receivables__amount"), paid=Sum("receivables__paid_amount"))
         .annotate(margin=ExpressionWrapper(F("paid") * 10 - F("due") * 9, output_field=money))
         .filter(due__gt=0, margin__gte=Decimal("-0.001"))
         .order_by("-closed_at", "-pk")
-        .values_list("pk", "due", "paid")
     )
 
 
@@ -169,19 +166,19 @@ def alerts(now: datetime) -> dict:
         lead.last_touch = touched[pk]
         red_leads_top.append(lead)
     yellow = yellow_quotes(now)
-    green_rows = list(green_deals(now))
-    shown = {row[0]: row for row in green_rows[:top]}
-    green_top = []
-    for deal in Deal.objects.filter(pk__in=list(shown)).select_related("hospital").order_by("-closed_at", "-pk"):
-        _pk, due, paid = shown[deal.pk]
-        deal.progress = int(Decimal(paid) / Decimal(due) * 100)
-        green_top.append(deal)
+    green = green_deals(now)
+    # Only the ids cross into Python (no decimal conversion for hundreds of rows); the few shown
+    # are loaded with their sums.
+    green_ids = list(green.values_list("pk", flat=True))
+    green_top = list(green.filter(pk__in=green_ids[:top]).select_related("hospital"))
+    for deal in green_top:
+        deal.progress = int(deal.paid / deal.due * 100)
     return {
         "red_count": len(red_rows),
         "red_top": red_leads_top,
         "yellow_count": yellow.count(),
         "yellow_top": list(yellow.select_related("quote__customer", "quote__rep").order_by("sent_at", "pk")[:top]),
-        "green_count": len(green_rows),
+        "green_count": len(green_ids),
         "green_top": green_top,
     }
 
