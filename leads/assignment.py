@@ -49,7 +49,7 @@ class Weights:
         return self.grade + self.line + self.workload
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     user_id: int
     name: str

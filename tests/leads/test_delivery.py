@@ -258,3 +258,16 @@ def test_missing_wecom_id_is_a_permanent_failure(wecom, alice, django_capture_on
         notification = _send(alice)
     notification.refresh_from_db()
     assert notification.status == NotificationStatus.FAILED and notification.attempt_log.get().error_code == "no_wecom_userid"
+
+
+def test_email_uses_django_61_mailers_when_configured(settings, alice, django_capture_on_commit_callbacks):
+    """L5: with MAILERS (Django 6.1, replacing EMAIL_HOST/EMAIL_PORT) the alias NOTIFY_MAILER sends."""
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}, "leads": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    settings.NOTIFY_MAILER = "leads"
+    alice.email = "alice@example.com"
+    alice.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        notification = _send(alice, channel=Channel.EMAIL)
+    notification.refresh_from_db()
+    assert notification.status == NotificationStatus.DELIVERED
+    assert [message.to for message in mail.outbox] == [["alice@example.com"]]
