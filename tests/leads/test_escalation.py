@@ -191,3 +191,31 @@ def test_unassigned_lead_is_assigned_when_someone_is_free(alice):
     assert leads_sweep()["assigned"] == 1
     lead.refresh_from_db()
     assert lead.assignee == alice and lead.status == LeadStatus.ASSIGNED
+
+
+def test_a_failing_call_robot_is_retried_and_nothing_is_lost(settings, httpserver, dialer_secret, assigned, django_capture_on_commit_callbacks):
+    """L5/L6: the robot answers 503, then accepts: the request is one outbox row with two attempts,
+    sent both times with the same Idempotency-Key so the robot never dials twice."""
+    from salesops import delivery
+
+    settings.DIALER_URL = httpserver.url_for("/v1/calls")
+    answers = iter([(503, {"error": "busy"}), (200, {"call_request_id": "cr_2", "status": "queued"})])
+
+    def handler(request):
+        from werkzeug import Response
+
+        status, body = next(answers)
+        return Response(json.dumps(body), status=status, content_type="application/json")
+
+    httpserver.expect_request("/v1/calls", method="POST").respond_with_handler(handler)
+    with time_machine.travel("2026-11-27 09:03:05 +0800", tick=False), django_capture_on_commit_callbacks(execute=True):
+        leads_sweep()
+    call = DialerCall.objects.get()
+    call.notification.refresh_from_db()
+    assert call.notification.status == NotificationStatus.PENDING and call.notification.attempt_log.get().error_code == "http_503"
+    with time_machine.travel("2026-11-27 09:03:40 +0800", tick=False):
+        delivery.deliver_due()
+    call.notification.refresh_from_db()
+    assert (call.notification.status, call.notification.external_id, call.notification.attempts) == (NotificationStatus.DELIVERED, "cr_2", 2)
+    keys = {request.headers["Idempotency-Key"] for request, _response in httpserver.log}
+    assert keys == {call.external_ref}
