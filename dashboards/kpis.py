@@ -21,7 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Case, Count, F, IntegerField, Value, When
 from django.utils import timezone
 
@@ -35,6 +36,16 @@ from .workdays import working_days
 
 EVIDENCE_KIND_VALUES = sorted(str(kind) for kind in EVIDENCE_KINDS)
 Span = tuple[datetime, datetime]
+
+# Settled KPI cells and per-deal facts are cached. On Redis (production) that is the default
+# cache; the in-process default (locmem) keeps only 300 entries, fewer than a year of deals, so
+# the KPIs get an in-process cache of their own there.
+_local_cache = LocMemCache("dashboards-kpis", {"OPTIONS": {"MAX_ENTRIES": 50_000}})
+
+
+def kpi_cache():
+    default = caches["default"]
+    return _local_cache if isinstance(default, LocMemCache) else default
 
 
 @dataclass(frozen=True)
@@ -238,7 +249,7 @@ def deal_involvement(deal_rows: list, deals, lookback_days: int) -> dict[int, se
     Driven from the deals (index range on activity (customer, occurred_at) per deal), one query
     for whatever the cache does not hold."""
     keys = {row[0]: _involvement_key(row[0], row[1], row[2], lookback_days) for row in deal_rows}
-    cached = cache.get_many(list(keys.values()))
+    cached = kpi_cache().get_many(list(keys.values()))
     result = {deal_id: set(cached[key]) for deal_id, key in keys.items() if key in cached}
     missing = [deal_id for deal_id in keys if deal_id not in result]
     if not missing:
@@ -260,7 +271,7 @@ def deal_involvement(deal_rows: list, deals, lookback_days: int) -> dict[int, se
         if closed_at < settled_before:
             to_cache[keys[deal_id]] = sorted(result[deal_id])
     if to_cache:
-        cache.set_many(to_cache, INVOLVEMENT_CACHE_SECONDS)
+        kpi_cache().set_many(to_cache, INVOLVEMENT_CACHE_SECONDS)
     return result
 
 
@@ -340,7 +351,7 @@ def measure(
         return f"dashboards:kpi:{kpi}:{scope.level}:{scope.team_id}:{scope.rep_id}:{group}:{variant}:{span[0].timestamp():.0f}:{span[1].timestamp():.0f}"
 
     settled = {i: cache_key(span) for i, span in enumerate(spans) if span[0] < span[1] <= settled_before}
-    found = cache.get_many(list(settled.values())) if settled else {}
+    found = kpi_cache().get_many(list(settled.values())) if settled else {}
     hits = {i: found[k] for i, k in settled.items() if k in found and all(key in found[k] for key in keys)}
     todo = [(span[0], span[0]) if i in hits else span for i, span in enumerate(spans)]
     wanted = list(set(keys) | {key for cells in hits.values() for key in cells})
@@ -353,7 +364,7 @@ def measure(
     }
     to_cache = {k: {key: result[key][i] for key in all_keys} for i, k in settled.items() if i not in hits}
     if to_cache:
-        cache.set_many(to_cache, KPI_CACHE_SECONDS)
+        kpi_cache().set_many(to_cache, KPI_CACHE_SECONDS)
     return result
 
 

@@ -27,6 +27,10 @@ def _fresh_cache():
     """The KPI code caches settled per-deal facts; test databases reuse ids, so start clean."""
     from django.core.cache import cache
 
+    from dashboards.kpis import kpi_cache
+
     cache.clear()
+    kpi_cache().clear()
     yield
     cache.clear()
+    kpi_cache().clear()
