@@ -21,10 +21,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from salesops.models import Rep, Role
 
@@ -181,12 +183,23 @@ def _name(first: str, last: str, username: str) -> str:
 # version counter (Redis in production) — with a short TTL as the backstop for per-process caches.
 # Workloads are never cached: they are read fresh inside the assignment lock.
 ROSTER_TTL_SECONDS = 10.0
-ROSTER_VERSION_KEY = "leads:roster-version"
+ROSTER_VERSION_KEY = "leads:routing-version"  # also versions NotifyChannel (services.channels_for)
 _roster: dict = {"version": None, "expires": 0.0, "rows": ()}
+_channels: dict = {"version": None, "expires": 0.0, "rows": ()}
+
+
+def cached_routing(store: dict, load: Callable[[], tuple]) -> tuple:
+    """`load()` once per routing version (and at most every ROSTER_TTL_SECONDS)."""
+    version = cache.get(ROSTER_VERSION_KEY, 0)
+    now = time.monotonic()
+    if store["version"] != version or store["expires"] <= now:
+        store.update(rows=load(), version=version, expires=now + ROSTER_TTL_SECONDS)
+    return store["rows"]
 
 
 def invalidate_roster(**_signal_kwargs) -> None:
     _roster["expires"] = 0.0
+    _channels["expires"] = 0.0
     try:
         cache.incr(ROSTER_VERSION_KEY)
     except ValueError:
@@ -194,22 +207,20 @@ def invalidate_roster(**_signal_kwargs) -> None:
 
 
 def _roster_rows() -> tuple:
-    version = cache.get(ROSTER_VERSION_KEY, 0)
-    now = time.monotonic()
-    if _roster["version"] == version and _roster["expires"] > now:
-        return _roster["rows"]
+    return cached_routing(_roster, _load_roster)
+
+
+def _load_roster() -> tuple:
     rows = Rep.objects.filter(role=Role.REP, user__is_active=True).values_list(
         "pk", "user_id", "user__first_name", "user__last_name", "user__username", "team_id", "grades_served", "capacity", "on_duty"
     )
     lines: dict[int, set[int]] = {}
     for rep_id, line_id in Rep.product_lines.through.objects.filter(rep__role=Role.REP).values_list("rep_id", "productline_id"):
         lines.setdefault(rep_id, set()).add(line_id)
-    result = tuple(
+    return tuple(
         (user_id, _name(first, last, username), team_id, frozenset(grades or ()), frozenset(lines.get(rep_id, ())), capacity, on_duty)
         for rep_id, user_id, first, last, username, team_id, grades, capacity, on_duty in rows
     )
-    _roster.update(version=version, expires=now + ROSTER_TTL_SECONDS, rows=result)
-    return result
 
 
 def load_candidates() -> list[Candidate]:
@@ -240,10 +251,23 @@ def open_loads(exclude_lead_ids: Iterable[int] = ()) -> dict[int, int]:
 
 
 def last_assigned_from_db(user_ids: list[int]) -> dict[int, datetime | None]:
-    """Each tied rep's latest assignment: one index seek per rep (index lead_assignee_recent)."""
-    from django.contrib.auth import get_user_model
+    """Each tied rep's latest assignment, one grouped scan of index lead_assignee_recent (plain
+    SQL: it runs on most intakes, and only the order of the values matters)."""
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    ids = [int(user_id) for user_id in user_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT assignee_id, MAX(assigned_at) FROM {table} WHERE assignee_id IN ({', '.join(['%s'] * len(ids))}) GROUP BY assignee_id",
+            ids,
+        )
+        rows = cursor.fetchall()
+    # SQLite hands back UTC as ISO text, PostgreSQL an aware datetime: callers get the latter.
+    return {user_id: _aware(value) for user_id, value in rows}
 
-    latest = Lead.objects.filter(assignee=OuterRef("pk"), assigned_at__isnull=False).order_by("-assigned_at").values("assigned_at")[:1]
-    return dict(
-        get_user_model().objects.filter(pk__in=user_ids).annotate(last=Subquery(latest)).values_list("pk", "last")
-    )
+
+def _aware(value) -> datetime | None:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt_timezone.utc)
+    return value
