@@ -30,6 +30,20 @@ def _media_root(settings):
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _chinese_by_default():
+    """Every test starts in Chinese: a language activated by an earlier request must not leak."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        yield
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD
