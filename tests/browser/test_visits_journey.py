@@ -4,6 +4,8 @@ door-plate photo, the signed PDF and the 3 needs, completes; the supervisor open
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -16,9 +18,33 @@ from visits.samples import make_pdf, make_photo
 
 from ..factories import CustomerFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_request_at_a_time")]
 PHONE = {"width": 390, "height": 844}
 HOSPITAL = {"latitude": 30.2574, "longitude": 120.1703}  # tests/factories.py hospital, ~50 m away
+
+
+@pytest.fixture
+def one_request_at_a_time(live_server):
+    """With in-memory SQLite, Django's live server shares ONE database connection between its
+    request threads. A page that loads thumbnails, a QR code and htmx badges at once then
+    interleaves transactions on that connection (a session row can vanish). Serialise Django's
+    handling of requests for these journeys; the browser still opens several connections."""
+    httpd = live_server.thread.httpd
+    application = httpd.get_app()
+    lock = threading.Lock()
+
+    def serialised(environ, start_response):
+        with lock:
+            response = application(environ, start_response)
+            if hasattr(response, "file_to_stream"):
+                return response  # a file: no database work is left
+            body = b"".join(response)  # streamed content is produced here, still under the lock
+            response.close()  # request_finished, as the server would have sent it
+            return [body]
+
+    httpd.set_app(serialised)
+    yield
+    httpd.set_app(application)
 
 
 def chinese(context, live_server) -> None:
@@ -26,7 +52,20 @@ def chinese(context, live_server) -> None:
     context.add_cookies([{"name": "salesops_language", "value": "zh-hans", "url": live_server.url}])
 
 
-def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evidence(page, login_page, live_server, settings, alice, carol):
+def login(page, live_server, user, password) -> None:
+    """Log in through the form and wait until the login's own navigation has finished."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert "/accounts/login/" not in page.url
+    # The page's own htmx requests (nav badges) finish before the test navigates on: the live
+    # server shares one SQLite connection between its threads.
+    page.wait_for_load_state("networkidle")
+
+
+def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evidence(page, live_server, settings, alice, carol, password):
     settings.SITE_URL = live_server.url
     medical = {t.code: t for t in install_library(VisitTemplate, TemplateModule)}[MEDICAL_CODE]
     customer = CustomerFactory(owner=alice, name="浙江省人民医院 关节外科")
@@ -34,8 +73,8 @@ def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evi
     modules = {m.kind: m for m in medical.modules.all()}
 
     chinese(page.context, live_server)
-    page = login_page(alice)
     page.set_viewport_size(PHONE)
+    login(page, live_server, alice, password)
     page.context.grant_permissions(["geolocation"], origin=live_server.url)
     page.context.set_geolocation(HOSPITAL)
     csp_violations: list[str] = []
@@ -96,10 +135,11 @@ def test_rep_completes_a_visit_from_the_qr_code_and_the_supervisor_opens_the_evi
     assert csp_violations == []
 
     # V8: the supervisor, on a laptop, opens the team's visit and the original photo in one click.
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()
     chinese(page.context, live_server)
-    page = login_page(carol)
     page.set_viewport_size({"width": 1280, "height": 900})
+    login(page, live_server, carol, password)
     page.goto(f"{live_server.url}{reverse('visits:task_list')}")
     with page.expect_navigation():
         page.get_by_role("link", name="浙江省人民医院 关节外科").click()
@@ -133,11 +173,7 @@ def test_voice_memo_is_recorded_in_the_browser_and_uploaded(browser_type, browse
         context.grant_permissions(["microphone"], origin=live_server.url)
         chinese(context, live_server)
         page = context.new_page()
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", alice.username)
-        page.fill("input[name=password]", password)
-        with page.expect_navigation():
-            page.click("button[type=submit]")
+        login(page, live_server, alice, password)
         page.goto(f"{live_server.url}{reverse('visits:task_detail', args=[task.pk])}")
         record = page.locator(f"#module-{memo_module.pk} .record-button")
         record.click()
