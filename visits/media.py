@@ -111,6 +111,15 @@ def _what_is_it(data: bytes) -> str | None:
     return None
 
 
+def _detect(data: bytes, sniff, refused_as: str, unknown: str) -> tuple[str, str]:
+    """(content type, extension) by magic bytes, or a refusal that says what the file is."""
+    detected = sniff(data)
+    if detected is None:
+        what = _what_is_it(data)
+        raise FileRejected(refused_as % {"what": what} if what else unknown)
+    return detected
+
+
 # --- Photos -----------------------------------------------------------------------------------
 
 
@@ -306,13 +315,12 @@ def hamming(a: str, b: str) -> int:
 
 
 def inspect_photo(data: bytes) -> Inspected:
-    detected = sniff_image(data)
-    if detected is None:
-        what = _what_is_it(data)
-        if what:
-            raise FileRejected(_("这不是照片（检测到：%(what)s），请上传 JPEG、PNG、WebP 或 HEIC 图片。") % {"what": what})
-        raise FileRejected(_("这不是可识别的照片格式，请上传 JPEG、PNG、WebP 或 HEIC 图片。"))
-    content_type, extension = detected
+    content_type, extension = _detect(
+        data,
+        sniff_image,
+        _("这不是照片（检测到：%(what)s），请上传 JPEG、PNG、WebP 或 HEIC 图片。"),
+        _("这不是可识别的照片格式，请上传 JPEG、PNG、WebP 或 HEIC 图片。"),
+    )
     image = open_image(data, draft_to=THUMBNAIL_SIZE)
     facts, taken_at, gps = read_exif(image)
     facts["format"] = image.format or content_type
@@ -427,13 +435,12 @@ def _wav_duration(data: bytes) -> float | None:
 
 
 def inspect_audio(data: bytes) -> Inspected:
-    detected = sniff_audio(data)
-    if detected is None:
-        what = _what_is_it(data)
-        if what:
-            raise FileRejected(_("这不是录音文件（检测到：%(what)s），支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。") % {"what": what})
-        raise FileRejected(_("无法识别的录音格式，支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"))
-    content_type, extension = detected
+    content_type, extension = _detect(
+        data,
+        sniff_audio,
+        _("这不是录音文件（检测到：%(what)s），支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"),
+        _("无法识别的录音格式，支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"),
+    )
     duration = None
     if content_type == "audio/wav":
         duration = _wav_duration(data)
