@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-ACTIONS = {"+": "创建", "~": "修改", "-": "删除"}
+from django.utils.translation import gettext_noop
+
+ACTIONS = {"+": gettext_noop("创建"), "~": gettext_noop("修改"), "-": gettext_noop("删除")}
 
 
 def _field_label(model, name: str) -> str:
