@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-
 from django.utils.translation import gettext_noop
 
 ACTIONS = {"+": gettext_noop("创建"), "~": gettext_noop("修改"), "-": gettext_noop("删除")}
