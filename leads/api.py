@@ -25,7 +25,7 @@ from salesops.integrations.webhooks import WebhookVerificationError, verify
 
 from . import openapi, ratelimit
 from .intake import LeadIntakeForm
-from .models import WebhookReceipt
+from .models import WebhookReceipt, one_or_none
 from .services import call_event_apply, lead_intake
 
 
@@ -61,7 +61,7 @@ def _signed_endpoint(
         msg_id = verify(secrets, request.headers, body)
     except WebhookVerificationError as exc:
         return _errors(401, {"signature": [str(exc)]})
-    stored = WebhookReceipt.objects.filter(endpoint=endpoint, key=msg_id).first()
+    stored = one_or_none(WebhookReceipt.objects.filter(endpoint=endpoint, key=msg_id))
     if stored is not None:
         return JsonResponse(stored.response, status=stored.status_code, headers={"webhook-replay": "true"}, json_dumps_params={"ensure_ascii": False})
     try:
@@ -81,7 +81,7 @@ def _signed_endpoint(
                 status, answer = rolled_back.status, rolled_back.body
             except IntegrityError:
                 # The same webhook-id is being processed by a concurrent request: answer as it did.
-                stored = WebhookReceipt.objects.filter(endpoint=endpoint, key=msg_id).first()
+                stored = one_or_none(WebhookReceipt.objects.filter(endpoint=endpoint, key=msg_id))
                 if stored is None:
                     raise
                 return JsonResponse(stored.response, status=stored.status_code, headers={"webhook-replay": "true"})

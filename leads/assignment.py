@@ -251,13 +251,18 @@ def open_loads(exclude_lead_ids: Iterable[int] = ()) -> dict[int, int]:
 
 
 def last_assigned_from_db(user_ids: list[int]) -> dict[int, datetime | None]:
-    """Each tied rep's latest assignment, one grouped scan of index lead_assignee_recent (plain
-    SQL: it runs on most intakes, and only the order of the values matters)."""
-    table = connection.ops.quote_name(Lead._meta.db_table)
+    """Each tied rep's latest assignment: a correlated MAX per rep, which both SQLite and
+    PostgreSQL answer with one seek into index lead_assignee_recent (plain SQL: it runs on most
+    intakes, and the ORM's Subquery costs more to build than to run)."""
+    from django.contrib.auth import get_user_model
+
+    leads = connection.ops.quote_name(Lead._meta.db_table)
+    users = connection.ops.quote_name(get_user_model()._meta.db_table)
     ids = [int(user_id) for user_id in user_ids]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT assignee_id, MAX(assigned_at) FROM {table} WHERE assignee_id IN ({', '.join(['%s'] * len(ids))}) GROUP BY assignee_id",
+            f"SELECT u.id, (SELECT MAX(l.assigned_at) FROM {leads} l WHERE l.assignee_id = u.id) FROM {users} u"
+            f" WHERE u.id IN ({', '.join(['%s'] * len(ids))})",
             ids,
         )
         rows = cursor.fetchall()

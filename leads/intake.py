@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from salesops.models import Hospital, HospitalGrade, Product
 
-from .models import LeadSource
+from .models import LeadSource, one_or_none
 
 MAX_NOTE = 2000
 
@@ -97,7 +97,7 @@ def find_product(model_number: str) -> Product | None:
     text = unicodedata.normalize("NFKC", model_number or "").strip()
     if not text:
         return None
-    return Product.objects.select_related("line").filter(model_number__iexact=text).first()
+    return one_or_none(Product.objects.select_related("line").filter(model_number__iexact=text))
 
 
 def normalize_name(value: str) -> str:
@@ -158,11 +158,11 @@ class LeadIntakeForm(forms.Form):
         if not text:
             return None, ""
         if text.isdigit():
-            hospital = Hospital.objects.filter(pk=int(text)).first()
+            hospital = one_or_none(Hospital.objects.filter(pk=int(text)))
             if hospital is None:
                 raise ValidationError(_("没有编号为 %(value)s 的医院"), params={"value": text}, code="invalid")
             return hospital, hospital.name
-        return Hospital.objects.filter(name=text).first(), text
+        return one_or_none(Hospital.objects.filter(name=text)), text
 
     def intake_data(self) -> IntakeData:
         data = self.cleaned_data

@@ -42,6 +42,12 @@ class AppendOnlyModel(models.Model):
         raise RecordIsAppendOnly(f"{self.__class__.__name__} rows are never deleted")
 
 
+def one_or_none(queryset: models.QuerySet):
+    """The row of a lookup by a unique key, or None. Unlike `.first()` it adds no ORDER BY
+    (Meta.ordering or pk) — noticeable on the intake hot path, pointless for one row."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def append_only(model: type[models.Model]) -> type[models.Model]:
     model._meta.append_only = True
     return model
@@ -260,7 +266,7 @@ class AssignmentRules(models.Model):
         queryset = cls.objects.filter(status=RulesStatus.LIVE)
         if for_update:
             queryset = queryset.select_for_update()
-        rules = queryset.first()
+        rules = one_or_none(queryset)
         if rules is None:  # a fresh (or flushed) database: start from the defaults
             next_version = (cls.objects.aggregate(last=models.Max("version"))["last"] or 0) + 1
             try:
