@@ -106,3 +106,22 @@ def test_verify_evidence_finds_a_tampered_and_a_missing_file(task, capsys):
     assert failed.value.returncode == 1
     output = capsys.readouterr().out
     assert f"MISMATCH evidence {photo.pk}" in output and f"MISSING  evidence {pdf.pk}" in output
+
+
+def test_admin_pages_render_for_ops(client, olga, task, medical):
+    """A4: ops staff read templates, tasks, evidence, needs and transcripts in admin."""
+    evidence = add_photo(task)
+    add_needs(task)
+    client.force_login(olga)
+    for url in (
+        "/admin/visits/visittemplate/",
+        f"/admin/visits/visittemplate/{medical.pk}/change/",
+        "/admin/visits/visittask/",
+        f"/admin/visits/visittask/{task.pk}/change/",
+        "/admin/visits/visittask/add/",
+        "/admin/visits/evidence/",
+        f"/admin/visits/evidence/{evidence.pk}/change/",
+        "/admin/visits/need/",
+        "/admin/visits/voicetranscript/",
+    ):
+        assert client.get(url).status_code == 200, url
