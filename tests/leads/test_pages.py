@@ -160,10 +160,11 @@ def test_not_followed_up_queryset_matches_the_board_rule(alice):
     assert not Lead.objects.not_followed_up(now + timedelta(days=1)).filter(pk=stale.pk).exists()
 
 
-def test_lead_pages_are_available_in_english(client, alice, alices_leads):
+def test_lead_pages_are_available_in_english(client, alice, alices_leads, settings):
     """Chinese is the source language; English is available (leads/locale/en)."""
     client.force_login(alice)
-    page = client.get("/leads/", headers={"Accept-Language": "en"}).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the language switcher's choice
+    page = client.get("/leads/").content.decode()
     assert "My leads" in page and "Acknowledge" in page and "我的线索" not in page
-    detail = client.get(f"/leads/{alices_leads[0].pk}/", headers={"Accept-Language": "en"}).content.decode()
+    detail = client.get(f"/leads/{alices_leads[0].pk}/").content.decode()
     assert "Timeline" in detail and "First effective contact" in detail
