@@ -183,7 +183,7 @@ def task_create(request: HttpRequest) -> HttpResponse:
 
 def _task_context(request: HttpRequest, task: VisitTask, **extra) -> dict:
     evidence = list(
-        task.evidence.select_related("uploaded_by", "transcript").order_by("module__position", "-version")
+        task.evidence.select_related("uploaded_by", "transcript", "transcript__edited_by").order_by("module__position", "-version")
     )
     needs = list(task.needs.order_by("-version", "position"))
     task._prefetched_objects_cache = {"evidence": evidence, "needs": needs}
@@ -353,6 +353,8 @@ def task_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_qr(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     task = get_task_for_user(request, pk)
+    if fmt not in ("svg", "png"):
+        raise Http404("format")
     if fmt == "svg":
         response = HttpResponse(qr.qr_svg(task), content_type="image/svg+xml")
     else:

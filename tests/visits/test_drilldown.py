@@ -107,3 +107,19 @@ def test_supervisor_cancels_a_task(client, carol, task):
     client.post(reverse("visits:task_cancel", args=[task.pk]), {"reason": "客户停诊"})
     task.refresh_from_db()
     assert task.status == "cancelled" and task.cancelled_reason == "客户停诊"
+
+
+def test_task_page_queries_do_not_grow_with_evidence(client, carol, task, django_assert_max_num_queries):
+    """V8: the drill-down page is a fixed number of queries however many versions exist."""
+    from .conftest import add_photo
+
+    add_photo(task, seed="one")
+    client.force_login(carol)
+    url = reverse("visits:task_detail", args=[task.pk])
+    with django_assert_max_num_queries(40) as first:
+        client.get(url)
+    for seed in ("two", "three", "four"):
+        add_photo(task, seed=seed)
+    add_pdf(task)
+    with django_assert_max_num_queries(len(first.captured_queries) + 1):
+        client.get(url)

@@ -36,6 +36,7 @@ def test_qr_svg_and_png_are_served_to_the_rep(client, alice, task):
     png = client.get(reverse("visits:task_qr", args=[task.pk, "png"]))
     assert svg["Content-Type"] == "image/svg+xml" and b"<svg" in svg.content
     assert png["Content-Type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get(reverse("visits:task_qr", args=[task.pk, "gif"])).status_code == 404
 
 
 def test_scanning_opens_the_task(client, alice, task):
