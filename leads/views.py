@@ -35,7 +35,6 @@ from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, Rules
 from .intake import PublicLeadForm, format_phone, parse_wechat_text
 from .models import AssignmentRules, Lead, LeadStatus, RulesStatus
 from .services import (
-    LeadActionError,
     contact_attempt_record,
     lead_acknowledge,
     lead_close,
@@ -155,16 +154,22 @@ def _after_action(request: HttpRequest, lead: Lead) -> HttpResponse:
     return redirect("leads:detail", pk=lead.pk)
 
 
+def _attempt(request: HttpRequest, action, success: str) -> None:
+    """Run a service step; a refused step becomes an error message next to the page, never a 500.
+    A step that reports False (e.g. already acknowledged) says nothing."""
+    try:
+        if action() is not False:
+            messages.success(request, success)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+
+
 @require_POST
 @login_required
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """The 接收 button (L6)."""
     lead = get_lead_for_user(request, pk, write=True)
-    try:
-        if lead_acknowledge(lead=lead, by=request.user, via="button"):
-            messages.success(request, _("已接收，请尽快联系客户"))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    _attempt(request, lambda: lead_acknowledge(lead=lead, by=request.user, via="button"), _("已接收，请尽快联系客户"))
     return _after_action(request, lead)
 
 
@@ -183,11 +188,7 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
     if lead.assignee_id != user_id:
         messages.warning(request, _("这条线索已改派给其他同事"))
     else:
-        try:
-            if lead_acknowledge(lead=lead, by=lead.assignee, via="link"):
-                messages.success(request, _("已接收，请尽快联系客户"))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        _attempt(request, lambda: lead_acknowledge(lead=lead, by=lead.assignee, via="link"), _("已接收，请尽快联系客户"))
     return redirect("leads:detail", pk=lead.pk)
 
 
@@ -198,18 +199,14 @@ def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_lead_for_user(request, pk, write=True)
     form = ContactAttemptForm(request.POST)
     if form.is_valid():
-        try:
-            contact_attempt_record(
-                lead=lead,
-                kind=form.cleaned_data["kind"],
-                by=request.user,
-                duration_seconds=form.duration_seconds,
-                outcome=form.cleaned_data["outcome"],
-                note=form.cleaned_data["note"],
-            )
-            messages.success(request, _("已记录联系"))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        data = form.cleaned_data
+        _attempt(
+            request,
+            lambda: contact_attempt_record(
+                lead=lead, kind=data["kind"], by=request.user, duration_seconds=form.duration_seconds, outcome=data["outcome"], note=data["note"]
+            ),
+            _("已记录联系"),
+        )
     else:
         messages.error(request, "；".join(f"{form.fields[f].label if f in form.fields else ''} {' '.join(e)}".strip() for f, e in form.errors.items()))
     return _after_action(request, lead)
@@ -224,11 +221,8 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = ReassignForm(request.POST, user=request.user)
     if form.is_valid():
-        try:
-            lead_reassign(lead=lead, to_user=form.cleaned_data["to"], by=request.user, reason=form.cleaned_data["reason"])
-            messages.success(request, _("已改派"))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        data = form.cleaned_data
+        _attempt(request, lambda: lead_reassign(lead=lead, to_user=data["to"], by=request.user, reason=data["reason"]), _("已改派"))
     else:
         messages.error(request, "；".join(" ".join(errors) for errors in form.errors.values()))
     next_url = request.POST.get("next", "")
@@ -243,11 +237,8 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_lead_for_user(request, pk, write=True)
     form = CloseForm(request.POST)
     if form.is_valid():
-        try:
-            lead_close(lead=lead, by=request.user, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"])
-            messages.success(request, _("线索状态已更新"))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        data = form.cleaned_data
+        _attempt(request, lambda: lead_close(lead=lead, by=request.user, status=data["status"], reason=data["reason"]), _("线索状态已更新"))
     return _after_action(request, lead)
 
 
@@ -378,11 +369,7 @@ def rules_publish_view(request: HttpRequest, pk: int) -> HttpResponse:
     rules = AssignmentRules.objects.filter(pk=pk).first()
     if rules is None:
         raise Http404("rules")
-    try:
-        rules_publish(rules=rules, by=request.user)
-        messages.success(request, _("规则 v%(v)s 已生效") % {"v": rules.version})
-    except LeadActionError as exc:
-        messages.error(request, " ".join(exc.messages))
+    _attempt(request, lambda: rules_publish(rules=rules, by=request.user), _("规则 v%(v)s 已生效") % {"v": rules.version})
     return redirect("leads:rules")
 
 
