@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
 from salesops.access import role_of, sees_everything, team_ids_of
 from salesops.models import Rep, Role, Team
@@ -77,7 +78,7 @@ def kpi_access(request: HttpRequest) -> KpiAccess:
         if team is None:
             raise Http404("team outside scope")
         return KpiAccess(Scope.team(team.pk, team.name), "rep", _team_roster(team.pk), teams, team)
-    return KpiAccess(Scope.company("全公司"), "team", [(t.pk, t.name) for t in teams], teams)
+    return KpiAccess(Scope.company(_("全公司")), "team", [(t.pk, t.name) for t in teams], teams)
 
 
 def interventions_visible_to(user) -> QuerySet:

@@ -336,4 +336,4 @@ class WorkdayOverride(models.Model):
         verbose_name = verbose_name_plural = _("工作日调整")
 
     def __str__(self) -> str:
-        return f"{self.day:%Y-%m-%d} {'上班' if self.is_workday else '休息'}"
+        return f"{self.day:%Y-%m-%d} {_('上班') if self.is_workday else _('休息')}"

@@ -92,7 +92,7 @@ class Period:
             return f"{self.start:%Y-%m-%d}"
         if self.kind == "week":
             year, week, _weekday = self.start.isocalendar()
-            return f"{year} 第{week}周（{self.start:%m-%d}～{self.last_day:%m-%d}）"
+            return _("%(year)s 第%(week)s周（%(start)s～%(end)s）") % {"year": year, "week": week, "start": f"{self.start:%m-%d}", "end": f"{self.last_day:%m-%d}"}
         return f"{self.start:%Y-%m}"
 
     def contains(self, day: date) -> bool:

@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leads.cash.models import Deal, DealStatus, Payment
 from leads.models import Lead
@@ -192,7 +193,7 @@ def visible_part(data: dict, team_ids: list[int] | None) -> dict:
 
 
 HEALTH_MARK = {Health.HEALTHY: "✓", Health.WATCH: "△", Health.ALERT: "✗", Health.NO_DATA: "—"}
-KPI_SHORT = {Kpi.LEAD_TIMELINESS: "时效(分)", Kpi.ACTION_FULLNESS: "饱满度", Kpi.COLLABORATION_DENSITY: "协同"}
+KPI_SHORT = {Kpi.LEAD_TIMELINESS: gettext_lazy("时效(分)"), Kpi.ACTION_FULLNESS: gettext_lazy("饱满度"), Kpi.COLLABORATION_DENSITY: gettext_lazy("协同")}
 
 
 def _kpi_text(status: dict) -> str:
@@ -215,27 +216,27 @@ def report_pdf(data: dict) -> bytes:
     period = data["period_start"] if data["period_start"] == data["period_end"] else f"{data['period_start']} ～ {data['period_end']}"
     title = _("销售%(kind)s %(period)s") % {"kind": kind_label, "period": period}
     story = [Paragraph(title, s["title"]), Paragraph(_("生成时间：%s") % data["generated_at"][:16].replace("T", " "), s["small"])]
-    headers = ["", "线索", "已联系", "首联中位(分)", "拜访", "留痕动作", "报价", "成交", "成交额", "回款", "回款额"]
-    summary = [["团队", *headers[1:], "KPI"]]
+    headers = ["", _("线索"), _("已联系"), _("首联中位(分)"), _("拜访"), _("留痕动作"), _("报价"), _("成交"), _("成交额"), _("回款"), _("回款额")]
+    summary = [[_("团队"), *headers[1:], "KPI"]]
     for block in data["teams"]:
         t = block["totals"]
         summary.append([block["name"], t["leads"], t["contacted"], t["first_contact_median"] or "—", t["visits"], t["evidence"], t["quotes"], t["deals"], t["deal_amount"], t["payments"], t["payment_amount"], _kpi_text(block["kpis"])])
     if data.get("company"):
         t = data["company"]["totals"]
-        summary.append(["全公司", t["leads"], t["contacted"], t["first_contact_median"] or "—", t["visits"], t["evidence"], t["quotes"], t["deals"], t["deal_amount"], t["payments"], t["payment_amount"], _kpi_text(data["company"]["kpis"])])
+        summary.append([_("全公司"), t["leads"], t["contacted"], t["first_contact_median"] or "—", t["visits"], t["evidence"], t["quotes"], t["deals"], t["deal_amount"], t["payments"], t["payment_amount"], _kpi_text(data["company"]["kpis"])])
     small = s["small"]
     as_cells = lambda rows: [[Paragraph(str(cell), small) for cell in row] for row in rows]  # noqa: E731
     widths = [22 * mm, 10 * mm, 11 * mm, 15 * mm, 10 * mm, 13 * mm, 10 * mm, 10 * mm, 19 * mm, 10 * mm, 19 * mm, 31 * mm]
     story += [Spacer(1, 4 * mm), Paragraph(_("团队汇总"), s["h2"]), pdf.table(as_cells(summary), col_widths=widths)]
     for block in data["teams"]:
         story += [PageBreak(), Paragraph(f"{block['name']}　{_('主管')}：{block['supervisor'] or '—'}", s["h2"])]
-        rows = [["销售", *headers[1:], "KPI"]]
+        rows = [[_("销售"), *headers[1:], "KPI"]]
         for rep in block["reps"]:
             rows.append([rep["name"], rep["leads"], rep["contacted"], rep["first_contact_median"] or "—", rep["visits"], rep["evidence"], rep["quotes"], rep["deals"], rep["deal_amount"], rep["payments"], rep["payment_amount"], _kpi_text(rep["kpis"])])
         story.append(pdf.table(as_cells(rows), col_widths=widths))
         if block["interventions"]:
             story += [Spacer(1, 3 * mm), Paragraph(_("未关闭的干预任务"), s["h2"])]
-            items = [["任务", "负责人", "期限"]] + [[i["title"], i["owner"], i["due_on"]] for i in block["interventions"]]
+            items = [[_("任务"), _("负责人"), _("期限")]] + [[i["title"], i["owner"], i["due_on"]] for i in block["interventions"]]
             story.append(pdf.table(as_cells(items), col_widths=[120 * mm, 30 * mm, 30 * mm]))
     return pdf.render(story, title=title)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.translation import ngettext
+from django.utils.translation import get_language, ngettext
 
 from dashboards.models import Health
 
@@ -50,6 +50,11 @@ def rmb_short(amount) -> str:
         return "—"
     value = float(amount)
     if abs(value) >= 10000:
+        if not (get_language() or "zh").startswith("zh"):
+            # 万 (10,000) is a Chinese unit: English readers get k / M.
+            if abs(value) >= 1_000_000:
+                return f"¥{value / 1_000_000:,.1f}M".replace(".0M", "M")
+            return f"¥{value / 1000:,.0f}k"
         return f"¥{value / 10000:,.1f}万".replace(".0万", "万")
     return f"¥{value:,.0f}"
 

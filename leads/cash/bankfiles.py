@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # --- Presets -----------------------------------------------------------------------------------
 # Field keys: date, time, amount_mode (split | signed | flagged), money_in / money_out (split),
@@ -35,7 +36,7 @@ from django.utils.translation import gettext as _
 # positive number is money out), balance, payer_name, payer_account, memo (list), reference.
 PRESETS: dict[str, dict] = {
     "generic": {
-        "label": "通用格式（交易日期 / 贷方金额 / 借方金额 / 对方户名 / 摘要 / 流水号）",
+        "label": gettext_lazy("通用格式（交易日期 / 贷方金额 / 借方金额 / 对方户名 / 摘要 / 流水号）"),
         "map": {
             "date": "交易日期",
             "amount_mode": "split",
@@ -49,7 +50,7 @@ PRESETS: dict[str, dict] = {
         },
     },
     "icbc_corporate": {
-        "label": "工商银行 · 企业网银历史明细",
+        "label": gettext_lazy("工商银行 · 企业网银历史明细"),
         "map": {
             "date": "交易日期",
             "amount_mode": "split",
@@ -63,7 +64,7 @@ PRESETS: dict[str, dict] = {
         },
     },
     "icbc_personal": {
-        "label": "工商银行 · 个人网银明细下载",
+        "label": gettext_lazy("工商银行 · 个人网银明细下载"),
         "map": {
             "date": "交易日期",
             "amount_mode": "split",
@@ -76,7 +77,7 @@ PRESETS: dict[str, dict] = {
         },
     },
     "cmb_corporate": {
-        "label": "招商银行 · 企业网银交易明细",
+        "label": gettext_lazy("招商银行 · 企业网银交易明细"),
         "map": {
             "date": "交易日",
             "time": "交易时间",
@@ -91,7 +92,7 @@ PRESETS: dict[str, dict] = {
         },
     },
     "cmb_personal": {
-        "label": "招商银行 · 个人交易流水",
+        "label": gettext_lazy("招商银行 · 个人交易流水"),
         "map": {
             "date": "记账日期",
             "amount_mode": "signed",
@@ -102,7 +103,7 @@ PRESETS: dict[str, dict] = {
         },
     },
     "boc_personal": {
-        "label": "中国银行 · 交易流水明细单",
+        "label": gettext_lazy("中国银行 · 交易流水明细单"),
         "map": {
             "date": "记账日期",
             "time": "记账时间",
@@ -115,7 +116,7 @@ PRESETS: dict[str, dict] = {
         },
     },
     "abc_personal": {
-        "label": "农业银行 · 活期明细",
+        "label": gettext_lazy("农业银行 · 活期明细"),
         "map": {
             "date": "交易日期",
             "time": "交易时间",
@@ -128,7 +129,7 @@ PRESETS: dict[str, dict] = {
         },
     },
     "ccb_corporate": {
-        "label": "建设银行 · 企业网银账户明细",
+        "label": gettext_lazy("建设银行 · 企业网银账户明细"),
         "map": {
             "date": "交易时间",
             "amount_mode": "split",
@@ -143,7 +144,7 @@ PRESETS: dict[str, dict] = {
     },
     "bocom_personal": {
         # 借/贷 is written from the bank's side here: 贷 Cr is money INTO our account.
-        "label": "交通银行 · 借贷标志（银行视角）",
+        "label": gettext_lazy("交通银行 · 借贷标志（银行视角）"),
         "map": {
             "date": "交易日期",
             "time": "交易时间",
@@ -159,21 +160,21 @@ PRESETS: dict[str, dict] = {
         },
     },
 }
-PRESET_CHOICES = [(code, preset["label"]) for code, preset in PRESETS.items()] + [("custom", "自定义（手工填写列映射）")]
+PRESET_CHOICES = [(code, preset["label"]) for code, preset in PRESETS.items()] + [("custom", gettext_lazy("自定义（手工填写列映射）"))]
 
 AMOUNT_MODES = ("split", "signed", "flagged")
 FIELD_LABELS = {
-    "date": "交易日期",
-    "time": "交易时间",
-    "money_in": "收入金额",
-    "money_out": "支出金额",
-    "amount": "交易金额",
-    "direction": "借贷标志",
-    "balance": "余额",
-    "payer_name": "对方户名",
-    "payer_account": "对方账号",
-    "memo": "摘要",
-    "reference": "流水号",
+    "date": gettext_lazy("交易日期"),
+    "time": gettext_lazy("交易时间"),
+    "money_in": gettext_lazy("收入金额"),
+    "money_out": gettext_lazy("支出金额"),
+    "amount": gettext_lazy("交易金额"),
+    "direction": gettext_lazy("借贷标志"),
+    "balance": gettext_lazy("余额"),
+    "payer_name": gettext_lazy("对方户名"),
+    "payer_account": gettext_lazy("对方账号"),
+    "memo": gettext_lazy("摘要"),
+    "reference": gettext_lazy("流水号"),
 }
 HEADER_SCAN_ROWS = 60
 
@@ -416,7 +417,7 @@ def parse_statement(data: bytes, filename: str, column_map: dict, account_name: 
     where = ""
     if best[3]:
         where = _("（最接近的是%(sheet)s第 %(line)d 行）") % {
-            "sheet": f"工作表「{best[1]}」" if best[1] else "",
+            "sheet": _("工作表「%(name)s」") % {"name": best[1]} if best[1] else "",
             "line": best[2] + 1,
         }
     raise StatementFileError(

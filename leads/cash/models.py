@@ -345,7 +345,7 @@ class Receivable(models.Model):
         verbose_name = verbose_name_plural = _("应收款")
 
     def __str__(self) -> str:
-        return f"{self.deal.number or self.deal_id} 第{self.sequence}期 ¥{self.amount}"
+        return _("%(deal)s 第%(sequence)s期 ¥%(amount)s") % {"deal": self.deal.number or self.deal_id, "sequence": self.sequence, "amount": self.amount}
 
     @property
     def outstanding(self) -> Decimal:
