@@ -215,7 +215,7 @@ class NotificationAttemptInline(admin.TabularInline):
     model = NotificationAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ("attempted_at", "ok", "detail")
+    readonly_fields = ("attempt_number", "attempted_at", "ok", "error_code", "duration_ms", "detail")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -226,7 +226,7 @@ class NotificationAdmin(SimpleHistoryAdmin):
     list_display = ("created_at", "channel", "recipient", "title", "status", "attempts", "delivered_at")
     list_filter = ("channel", "status")
     search_fields = ("title", "recipient__username", "dedupe_key")
-    readonly_fields = ("attempts", "last_error", "delivered_at", "created_at")
+    readonly_fields = ("attempts", "last_error", "external_id", "delivered_at", "created_at")
     inlines = [NotificationAttemptInline]
 
 

@@ -220,11 +220,16 @@ if not DEBUG and not TESTING:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 # --- Mail -------------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Django 6.1 mailers (EMAIL_BACKEND is deprecated); the console backend prints mails locally.
+MAILERS = {"default": {"BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "SalesOps <noreply@salesops.local>")
 
 # --- Integrations (each optional; the local default works without it) -------------------------
 LEAD_INTAKE_SECRETS = env_list("LEAD_INTAKE_SECRETS")
+# Sites allowed to embed the public lead form in an iframe (CSP frame-ancestors), e.g. https://www.example.com
+LEAD_FORM_FRAME_ANCESTORS = env_list("LEAD_FORM_FRAME_ANCESTORS")
+# Behind N reverse proxies, the client IP for rate limits is the N-th address from the right.
+LEAD_TRUSTED_PROXY_HOPS = int(os.environ.get("LEAD_TRUSTED_PROXY_HOPS", "0"))
 WECOM_CORP_ID = os.environ.get("WECOM_CORP_ID", "")
 WECOM_CORP_SECRET = os.environ.get("WECOM_CORP_SECRET", "")
 WECOM_AGENT_ID = os.environ.get("WECOM_AGENT_ID", "")
