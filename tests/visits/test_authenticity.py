@@ -68,9 +68,11 @@ def test_missing_metadata_is_unknown_not_fake(task):
 
 def test_reused_photo_by_another_rep_is_flagged(task, bob, medical):
     """V6: bob submits alice's earlier photo (same bytes) on his own visit → flagged with who/when."""
-    add_photo(task, seed="shared-door")
+    # One capture time for both: the EXIF time is part of the bytes, and "now" may tick between uploads.
+    taken_at = timezone.localtime() - timedelta(minutes=10)
+    add_photo(task, seed="shared-door", taken_at=taken_at)
     other = services.visit_task_create(rep=bob, customer=CustomerFactory(owner=bob), template=medical, due_date=timezone.localdate(), by=bob)
-    repeat = add_photo(other, seed="shared-door")
+    repeat = add_photo(other, seed="shared-door", taken_at=taken_at)
     assert "repeat_photo" in codes(repeat)
     flag = next(f for f in repeat.flags if f["code"] == "repeat_photo")
     assert "艾丽" in flag["message"] and "完全相同" in flag["message"] and flag["task_id"] == task.pk
