@@ -4,6 +4,10 @@ Most leads are acknowledged within a minute or two (the company's target is a me
 some slowly, about one in ten only after the 3-minute escalation (with the call robot's first-touch
 call); reps call (some calls fail, some are short), a few visit; older leads are converted or
 closed. A handful of open leads nobody followed up for more than 48 h light the board's red lamp.
+One slow spell: in a recent week (ending at least 8 days ago) 温台组 was short-handed from Tuesday
+to Thursday (two reps at a congress), so its first effective contacts came hours after the
+assignment — the dashboards' 复核分配规则 has a real run of three days to find; every other day and
+team stays healthy.
 
 Idempotent (nothing is added when leads exist) and deterministic (one draw from ctx.rng, then a
 private generator). Fast: bulk writes — history rows through simple_history's
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict, deque
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -46,6 +50,11 @@ REP_SOURCED = {LeadSource.WECHAT, LeadSource.REP, LeadSource.REFERRAL}
 TITLES = ["主任", "副主任", "医生", "护士长", "采购", "院长"]
 CLOSE_REASONS = ["客户暂无预算", "已选用竞品", "联系不上", "重复咨询", "非目标科室"]
 RED_LIGHT_LEADS = 7
+SLOW_TEAM = "温台组"
+SLOW_DAYS = 3  # the lead-timeliness rule fires after three days running
+SLOW_ENDS_DAYS_AGO = 8  # the slow spell ends at least this many days ago, on a weekday run
+SLOW_MIN_LEADS = 5
+SLOW_FIRST_CONTACT_MINUTES = (190, 420)  # from acknowledgement to the first call in the slow spell
 
 
 def _roster() -> list[Candidate]:
@@ -79,6 +88,23 @@ def _ack_delay(rng: random.Random) -> float | None:
     if roll < 0.97:
         return rng.uniform(185, 1200)  # after the escalation
     return None  # never acknowledged
+
+
+def slow_spell(now: datetime, assigned: dict[date, int]) -> list[date]:
+    """The SLOW_DAYS consecutive weekdays (local dates) of the slow spell, between two weekdays: the
+    latest such run ending at least SLOW_ENDS_DAYS_AGO days before `now` on which the team was
+    assigned at least SLOW_MIN_LEADS leads a day (`assigned`), so every day of it has contacted
+    leads to measure."""
+    last = timezone.localtime(now).date() - timedelta(days=SLOW_ENDS_DAYS_AGO)
+    for _shift in range(DAYS - SLOW_ENDS_DAYS_AGO - SLOW_DAYS):
+        days = [last - timedelta(days=offset) for offset in range(SLOW_DAYS - 1, -1, -1)]
+        # Weekdays on both sides too: a busy weekday before and after bounds the run at three days
+        # (a weekend day with a single slow lead could otherwise lengthen it).
+        around = [days[0] - timedelta(days=1), days[-1] + timedelta(days=1)]
+        if all(day.weekday() < 5 for day in days + around) and all(assigned.get(day, 0) >= SLOW_MIN_LEADS for day in days):
+            return days
+        last -= timedelta(days=1)
+    return []
 
 
 def seed(ctx) -> None:
@@ -157,6 +183,13 @@ def _seed(ctx, rng: random.Random) -> None:
             leads.append(lead)
             plans.append({"decision": decision})
 
+    slow_team = next((team.pk for team in ctx.teams if team.name == SLOW_TEAM), None)
+    slow_assigned: dict[date, int] = defaultdict(int)
+    for lead in leads:
+        if lead.assignee_id and team_of.get(lead.assignee_id) == slow_team:
+            slow_assigned[timezone.localtime(lead.assigned_at).date()] += 1
+    slow_days = set(slow_spell(now, slow_assigned)) if slow_team is not None else set()
+
     # What happened next, decided per lead (time only moves forward; nothing after `now`).
     attempts_plan: list[tuple[int, dict]] = []
     red_candidates = []
@@ -179,7 +212,9 @@ def _seed(ctx, rng: random.Random) -> None:
                 lead.status, lead.closed_at, lead.close_reason = LeadStatus.CLOSED, lead.assigned_at + timedelta(days=2), "超时无人跟进，主管关闭"
             continue
         # Calls: maybe a miss first, then (usually) a real conversation; sometimes a visit.
-        moment = lead.acknowledged_at + timedelta(minutes=rng.uniform(1, 25))
+        # In the slow spell the assignee acknowledged the push but called only hours later.
+        slow = team_of.get(lead.assignee_id) == slow_team and timezone.localtime(lead.assigned_at).date() in slow_days
+        moment = lead.acknowledged_at + timedelta(minutes=rng.uniform(*SLOW_FIRST_CONTACT_MINUTES) if slow else rng.uniform(1, 25))
         if rng.random() < 0.3 and moment < now:
             attempts_plan.append((index, {"kind": ContactKind.CALL, "at": moment, "seconds": 0, "outcome": rng.choice([ContactOutcome.NO_ANSWER, ContactOutcome.BUSY])}))
             moment += timedelta(minutes=rng.uniform(10, 240))

@@ -2,7 +2,10 @@
 quotes (some sent and unconfirmed > 72 h — the board's yellow light), won deals over the last four
 months touched by several reps, receivables and payments (several deals ≥ 90 % paid — green; some
 overdue), a few lost deals, discount approvals, and a GBK bank statement whose proposals wait in
-the review queue.
+the review queue. Two won deals in two consecutive complete weeks went to new departments that only
+their owner worked (a 浙中西组 rep opened 手足外科 / 小儿骨科 alone): the dashboards' 协同密度 rule
+finds its 交叉带教 run. They are dedicated customers, not in `ctx.customers`, so the lead and visit
+demos (which only work on `ctx.customers`) never touch them.
 
 Deterministic (its own seeded RNG, customers taken in a fixed order) and idempotent: the demo bank
 account is created last in one transaction, so its presence means "already seeded".
@@ -13,14 +16,14 @@ from __future__ import annotations
 import csv
 import io
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from salesops.models import Customer, Product, Role
+from salesops.models import Contact, ContactTitle, Customer, Department, Product, Role
 
 from . import deals, quotes
 from .bankfiles import PRESETS
@@ -30,6 +33,9 @@ from .statements import statement_import
 DEMO_ACCOUNT = "工行基本户（演示）"
 DEMO_ACCOUNT_NUMBER = "1202 0260 0920 0123 456"
 WON, LOST, OPEN_SENT, DRAFT = "won", "lost", "sent", "draft"
+SOLO_TEAM = "浙中西组"
+SOLO_DEPARTMENTS = ("手足外科", "小儿骨科")  # one per week, oldest first
+SOLO_NOTE = "新开科室，由负责人单独跟进"
 
 
 def seed(ctx) -> None:
@@ -39,7 +45,8 @@ def seed(ctx) -> None:
     with transaction.atomic():
         summary = _seed(ctx)
     ctx.say(
-        "报价与回款：{quotes} 份报价，{won} 个赢单，{lost} 个丢单，{payments} 笔回款，银行流水 {rows} 行（{proposals} 条匹配建议待确认）".format(**summary)
+        "报价与回款：{quotes} 份报价，{won} 个赢单（其中 {solo} 个仅负责人跟进），{lost} 个丢单，{payments} 笔回款，"
+        "银行流水 {rows} 行（{proposals} 条匹配建议待确认）".format(**summary)
     )
 
 
@@ -65,7 +72,7 @@ def _seed(ctx) -> dict:
     reasons = list(LostReason.objects.order_by("order"))
 
     plan = [WON] * 30 + [LOST] * 6 + [OPEN_SENT] * 9 + [DRAFT] * 3
-    counts = {"quotes": 0, "won": 0, "lost": 0, "payments": 0}
+    counts = {"quotes": 0, "won": 0, "lost": 0, "payments": 0, "solo": 0}
     won_deals = []
     for index, (scenario, customer) in enumerate(zip(plan, customers)):
         owner = customer.owner
@@ -105,9 +112,62 @@ def _seed(ctx) -> dict:
                 quotes.discount_approval_request(version=version, by=owner, reason="省集采限价", at=now - timedelta(hours=2))
             counts["quotes"] += 1
 
+    for deal, owner in _solo_deals(ctx, now, won_deals, products):
+        won_deals.append((deal, owner, _teammates(owner, reps_by_team)))
+        counts["quotes"] += 1
+        counts["won"] += 1
+        counts["solo"] += 1
     counts["payments"] = _payments(won_deals, now, rng)
     rows, proposals = _bank_statement(ctx, now)
     return counts | {"rows": rows, "proposals": proposals}
+
+
+def solo_weeks(now: datetime, busy: set[date]) -> list[date]:
+    """Mondays of the latest two consecutive complete ISO weeks with no other won deal of the team
+    (`busy` holds the Mondays of its weeks with one), oldest first."""
+    today = timezone.localtime(now).date()
+    monday = today - timedelta(days=today.weekday() + 7)  # the last complete week
+    while monday in busy or monday - timedelta(days=7) in busy:
+        monday -= timedelta(days=7)
+    return [monday - timedelta(days=7), monday]
+
+
+def _solo_deals(ctx, now: datetime, won_deals: list, products: list) -> list:
+    """A5/D2: one won deal in each of two consecutive complete weeks, on a new department only its
+    owner worked in the 180 days before the close (1 rep per closed customer < 1.8)."""
+    team = next((team for team in ctx.teams if team.name == SOLO_TEAM), None)
+    if team is None:
+        return []
+    # Two reps of the team, each opening a new department at a hospital where they already sell.
+    homes: dict = {}
+    for existing in Customer.objects.filter(owner__rep__team=team, owner__rep__role=Role.REP).exclude(notes=SOLO_NOTE).select_related("hospital", "owner__rep").order_by("hospital__name", "name"):
+        homes.setdefault(existing.owner, existing.hospital)
+    owners = list(homes.items())
+    if len(owners) < len(SOLO_DEPARTMENTS):
+        return []
+    rng = random.Random("salesops-cash-demo-solo")  # its own draws: the rest of the demo is unchanged
+    busy = set()
+    for deal, owner, _mates in won_deals:
+        if owner.rep.team_id == team.pk:
+            closed = timezone.localtime(deal.closed_at).date()
+            busy.add(closed - timedelta(days=closed.weekday()))
+    made = []
+    for position, (monday, department_name) in enumerate(zip(solo_weeks(now, busy), SOLO_DEPARTMENTS)):
+        owner, hospital = owners[position]
+        closed_at = timezone.make_aware(datetime.combine(monday + timedelta(days=2 + position), time(15, rng.randrange(60))))
+        department, _ = Department.objects.get_or_create(hospital=hospital, name=department_name)
+        customer, created = Customer.objects.get_or_create(
+            hospital=hospital,
+            name=f"{hospital.name} {department_name}",
+            defaults={"department": department, "owner": owner, "phone": f"0579{rng.randrange(10**7):07d}", "notes": SOLO_NOTE,
+                      "created_at": closed_at - timedelta(days=30)},
+        )
+        if created:
+            Contact.objects.create(customer=customer, name=f"{rng.choice('王李张刘陈杨')}主任", title=ContactTitle.DIRECTOR, phone=f"138{rng.randrange(10**8):08d}")
+        lines = [(product, rng.choice((1, 2, 3))) for product in rng.sample(products, k=rng.choice((1, 2)))]
+        version = _quote_flow(customer, owner, lines, start=closed_at - timedelta(days=10), outcome="confirmed", rng=rng, end=closed_at)
+        made.append((deals.deal_win(version=version, by=owner, plan=_plan(version.total, closed_at, rng), at=closed_at), owner))
+    return made
 
 
 def _quote_flow(customer, rep, lines, *, start: datetime, outcome: str, rng, discount: str = "0", supervisor=None, end: datetime | None = None):

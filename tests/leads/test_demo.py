@@ -6,6 +6,7 @@ import io
 import random
 import statistics
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -46,3 +47,45 @@ def test_demo_lead_history_is_realistic_idempotent_and_fast():
     seed_master_data(again)
     demo.seed(again)
     assert (Lead.objects.count(), Activity.objects.count(), ContactAttempt.objects.count()) == counts
+
+
+def test_demo_lead_history_has_one_slow_spell_for_the_assignment_review():
+    """D2/A5: about ten days ago 温台组 took hours to reach its leads three weekdays running, so the
+    lead-timeliness rule (per team, daily median > 180 min three days running) opens exactly one
+    复核分配规则 task on first start — for that team and spell only; every other day stays healthy."""
+    from dashboards.anomalies import evaluate_kpi
+    from dashboards.kpis import kpi_cache
+    from dashboards.models import Intervention, InterventionKind, Kpi, Threshold
+    from dashboards.periods import today
+
+    kpi_cache().clear()  # settled KPI cells of other tests' databases must not leak in
+    ctx = DemoContext(rng=random.Random(2026), stdout=io.StringIO())
+    seed_master_data(ctx)
+    demo.seed(ctx)
+    yesterday = today() - timedelta(days=1)
+    threshold = Threshold.for_kpi(Kpi.LEAD_TIMELINESS)
+    opened = evaluate_kpi(Kpi.LEAD_TIMELINESS, as_of=yesterday, threshold=threshold, lookback=demo.DAYS + 1)
+    kpi_cache().clear()
+
+    assert [(item.kind, item.team.name) for item in opened] == [(InterventionKind.REVIEW_ASSIGNMENT, demo.SLOW_TEAM)]
+    review = opened[0]
+    periods = review.trigger_data["periods"]
+    assert len(periods) == demo.SLOW_DAYS == threshold.run_length
+    assert all(point["value"] > 180 and point["n"] >= 1 for point in periods)
+    assert (yesterday - review.period_end).days >= demo.SLOW_ENDS_DAYS_AGO - 1
+    assert all(day.weekday() < 5 for day in (review.period_start, review.period_end))
+    assert Intervention.objects.count() == 1
+
+
+@pytest.mark.parametrize("offset", range(7))
+def test_demo_slow_spell_is_tuesday_to_thursday_at_least_eight_days_back(offset):
+    """D2/A5: whatever the weekday the demo is seeded on, the slow spell is three busy weekdays
+    between two weekdays, ending at least SLOW_ENDS_DAYS_AGO days before."""
+    now = timezone.now() + timedelta(days=offset)
+    busy = {timezone.localtime(now).date() - timedelta(days=back): demo.SLOW_MIN_LEADS for back in range(demo.DAYS + 1)}
+    days = demo.slow_spell(now, busy)
+    assert [day.weekday() for day in days] == [1, 2, 3]
+    assert (timezone.localtime(now).date() - days[-1]).days >= demo.SLOW_ENDS_DAYS_AGO
+    quiet_thursday = days[-1]
+    busy[quiet_thursday] = demo.SLOW_MIN_LEADS - 1  # too few leads to measure: a week earlier
+    assert demo.slow_spell(now, busy) == [day - timedelta(days=7) for day in days]
