@@ -51,7 +51,7 @@ bench: install
 
 check: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
-	SECRET_KEY=ci-$$RANDOM-not-the-development-key-$$RANDOM-$$RANDOM-$$RANDOM ALLOWED_HOSTS=salesops.example DEBUG=0 \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=salesops.example DEBUG=0 \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
