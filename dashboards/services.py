@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from salesops.access import sees_everything
+from salesops.delivery import channel_configured
 from salesops.models import Channel, Role
 from salesops.notifications import notification_enqueue
 
@@ -22,12 +23,13 @@ User = get_user_model()
 
 
 def notify(*, recipient, title: str, body: str, url: str, dedupe_key: str, payload: dict | None = None) -> None:
-    """In-app always; WeCom app message too when the person has a WeCom id (the outbox retries it)."""
+    """In-app always; WeCom app message too when WeCom is set up and the person has a WeCom id
+    (the outbox retries it)."""
     notification_enqueue(
         recipient=recipient, title=title, body=body, url=url, channel=Channel.IN_APP, payload=payload, dedupe_key=f"{dedupe_key}:in_app"
     )
     rep = getattr(recipient, "rep", None)
-    if rep is not None and rep.wecom_userid:
+    if rep is not None and rep.wecom_userid and channel_configured(Channel.WECOM_APP):
         notification_enqueue(
             recipient=recipient,
             title=title,

@@ -174,7 +174,9 @@ def test_closing_a_task_does_not_reopen_the_same_anomaly(alice, carol, team_a):
     assert evaluate_anomalies(as_of=date(2026, 3, 5)) == []
 
 
-def test_intervention_open_twice_with_one_key_makes_one_row_and_one_notification(carol):
+def test_intervention_open_twice_with_one_key_makes_one_row_and_one_notification(carol, settings):
+    """D2/L5: one task and one message per channel, however often the same anomaly is opened."""
+    settings.WECOM_CORP_ID, settings.WECOM_CORP_SECRET, settings.WECOM_AGENT_ID = "corp", "secret", "1000002"
     kwargs = dict(
         kind=InterventionKind.CARE_TASK, kpi=Kpi.ACTION_FULLNESS, occurrence_key="action_fullness:rep:1:2026-02-10",
         owner=carol, title="关怀任务", why="…", trigger_data={}, period_start=date(2026, 2, 10),
@@ -183,8 +185,18 @@ def test_intervention_open_twice_with_one_key_makes_one_row_and_one_notification
     first, created = intervention_open(**kwargs)
     second, created_again = intervention_open(**kwargs)
     assert created and not created_again and first.pk == second.pk
-    # One message per channel: in-app, and WeCom because carol has a WeCom id.
+    # One message per channel: in-app, and WeCom because it is set up and carol has a WeCom id.
     assert sorted(Notification.objects.filter(recipient=carol).values_list("channel", flat=True)) == [Channel.IN_APP, Channel.WECOM_APP]
+
+
+def test_intervention_skips_wecom_when_it_is_not_set_up(carol):
+    """L5: no WeCom app configured → in-app only, no rows that can never be delivered."""
+    intervention_open(
+        kind=InterventionKind.CARE_TASK, kpi=Kpi.ACTION_FULLNESS, occurrence_key="action_fullness:rep:1:2026-02-10",
+        owner=carol, title="关怀任务", why="…", trigger_data={}, period_start=date(2026, 2, 10),
+        period_end=date(2026, 2, 14), due_on=date(2026, 2, 18),
+    )
+    assert list(Notification.objects.filter(recipient=carol).values_list("channel", flat=True)) == [Channel.IN_APP]
 
 
 def test_run_length_is_read_from_the_threshold(alice, team_a, carol):
