@@ -74,6 +74,8 @@ class LeadStatus(models.TextChoices):
 
 
 OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.ACKNOWLEDGED)
+# R8: a repeat contact on a lead in one of these states opens a new lead linked to it.
+CLOSED_LEAD_STATUSES = (LeadStatus.CONVERTED, LeadStatus.CLOSED)
 # The board's red light: an open lead nobody followed up for this long.
 NOT_FOLLOWED_UP_AFTER = timedelta(hours=48)
 
@@ -157,6 +159,10 @@ class Lead(models.Model):
     last_repeat_at = models.DateTimeField(_("最近重复咨询"), null=True, blank=True)
     closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
     close_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
+    previous_lead = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_up_leads", verbose_name=_("上一条线索"),
+        help_text=_("同一电话在已关闭/已转化的线索之后再次咨询"),
+    )
     history = HistoricalRecords()
 
     objects = LeadQuerySet.as_manager()

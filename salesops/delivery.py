@@ -15,6 +15,7 @@ call_robot (the outbound dialer; payload["call"] is the request).
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import time
 from datetime import datetime, timedelta
@@ -132,17 +133,34 @@ def _send_wecom_app(notification: Notification) -> str:
     )
 
 
+# A CN mobile written any usual way (13800001111, 138 0000 1111, +86 138-0000-1111) or a landline.
+PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1\d{2})[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)|(?<!\d)(0\d{2,3})[\s-]?(\d{7,8})(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """139 0000 5678 → 139****5678; 0571-87654321 → 0571****4321 (R2: group messages)."""
+
+    def _mask(match: re.Match) -> str:
+        if match.group(1):
+            return f"{match.group(1)}****{match.group(3)}"
+        return f"{match.group(4)}****{match.group(5)[-4:]}"
+
+    return PHONE_IN_TEXT.sub(_mask, text or "")
+
+
 def _send_wecom_robot(notification: Notification) -> str:
-    message = notification.payload.get("robot")
-    if not message:
-        mention = _wecom_userid(notification)
-        lines = [f"**{notification.title}**", *[f">{line}" for line in notification.body.splitlines() if line.strip()]]
-        if mention:
-            lines.append(f"<@{mention}>")
-        if notification.url:
-            lines.append(f"[打开]({absolute_url(notification.url)})")
-        message = wecom.robot_markdown("\n".join(lines))
-    wecom.robot_send(message)
+    """A group robot posts to the whole group, so its message carries no personal link (an ack
+    link would let any member or link scanner act for the rep) and no full phone number (R2).
+    This is the only door to the robot: the rule holds whatever a feature put in the row."""
+    mention = _wecom_userid(notification)
+    lines = [f"**{mask_phones(notification.title)}**", *[f">{mask_phones(line)}" for line in notification.body.splitlines() if line.strip()]]
+    if mention:
+        lines.append(f"<@{mention}>")
+    # Only a link meant for the group (the lead page, behind login) — never the row's own url.
+    group_url = notification.payload.get("group_url", "")
+    if group_url:
+        lines.append(f"[打开]({absolute_url(group_url)})")
+    wecom.robot_send(wecom.robot_markdown("\n".join(lines)))
     return ""
 
 
