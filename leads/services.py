@@ -28,6 +28,7 @@ from salesops.models import ActivityKind, Channel, Customer, Department, Role
 from salesops.notifications import notification_enqueue
 
 from . import assignment
+from .access import can_change_lead, may_hand_to
 from .intake import IntakeData, format_phone
 from .models import (
     CLOSED_LEAD_STATUSES,
@@ -417,10 +418,13 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "") -> AssignmentDec
     rep = getattr(to_user, "rep", None)
     if rep is None or rep.role != Role.REP or not to_user.is_active:
         raise LeadActionError(_("只能改派给在职的销售代表"))
+    if not may_hand_to(by, to_user):
+        raise LeadActionError(_("只能改派给本团队的销售代表"))
     now = timezone.now()
     with transaction.atomic():
         rules = AssignmentRules.live(for_update=True)
         lead = Lead.objects.select_for_update(of=("self",)).select_related("product").get(pk=lead.pk)
+        _require_write(lead, by)
         if lead.assignee_id == to_user.pk:
             raise LeadActionError(_("线索已经由 %(name)s 负责") % {"name": rep.display_name})
         previous_id = lead.assignee_id
@@ -462,6 +466,12 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "") -> AssignmentDec
 
 
 # --- Acknowledgement and escalation (L6) ---------------------------------------------------------
+
+
+def _require_write(lead: Lead, by) -> None:
+    """R8: the write scope checked by the service itself, whatever door the call came through."""
+    if not can_change_lead(by, lead):
+        raise LeadActionError(_("只能处理本团队的线索"))
 
 
 def lead_acknowledge(*, lead: Lead, by, via: str = "button", now: datetime | None = None) -> bool:
@@ -604,6 +614,7 @@ def contact_attempt_record(
         raise LeadActionError(_("电话的结果不能是「已到院」"))
     with transaction.atomic():
         lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
+        _require_write(lead, by)
         effective = kind == ContactKind.VISIT or duration_seconds >= EFFECTIVE_CALL_SECONDS
         attempt = ContactAttempt(
             lead=lead, kind=kind, source=ContactSource.REP, by=by, occurred_at=occurred_at,
@@ -646,6 +657,7 @@ def lead_close(*, lead: Lead, by, status: str, reason: str = "") -> Lead:
         raise LeadActionError(_("关闭线索请填写原因"))
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        _require_write(lead, by)
         lead.status, lead.closed_at, lead.close_reason = status, timezone.now(), reason.strip()[:200]
         lead._history_user = by
         lead.save(update_fields=["status", "closed_at", "close_reason"])

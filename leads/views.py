@@ -381,7 +381,7 @@ def rules_simulate(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("rules")
     form = SimulateForm(request.GET or None)
     n = form.cleaned_data["n"] if form.is_valid() else SimulateForm.base_fields["n"].initial
-    result = simulate(rules, n)
+    result = simulate(rules, n, viewer=request.user)
     return render(
         request,
         "leads/simulate.html",
