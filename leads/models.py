@@ -457,6 +457,7 @@ class WebhookReceipt(AppendOnlyModel):
     class Meta:
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["endpoint", "key"], name="uniq_webhook_receipt")]
+        indexes = [models.Index(fields=["received_at"], name="webhook_receipt_received")]  # retention (R12)
         verbose_name = verbose_name_plural = _("接口回执")
 
 

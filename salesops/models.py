@@ -412,7 +412,11 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox")]
+        indexes = [
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+            # Retention (R12): delivered rows older than the period, found without a full scan.
+            models.Index(fields=["status", "delivered_at"], name="notification_delivered"),
+        ]
         verbose_name = verbose_name_plural = _("通知")
 
     def __str__(self) -> str:
