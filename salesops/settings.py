@@ -128,14 +128,6 @@ else:
         DATABASES["default"]["TEST"] = {
             "NAME": os.path.join(tempfile.gettempdir(), f"salesops-test-{os.getpid()}.sqlite3")
         }
-# R1: on PostgreSQL a statement waits at most this long for a lock / runs at most this long, well
-# below gunicorn's 30 s worker timeout, so a stuck lock becomes a 503 with Retry-After.
-if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "options",
-        f"-c lock_timeout={int(os.environ.get('PG_LOCK_TIMEOUT_MS', '10000'))}"
-        f" -c statement_timeout={int(os.environ.get('PG_STATEMENT_TIMEOUT_MS', '20000'))}",
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue (django-q2) -----------------------------------------------------------------
