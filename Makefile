@@ -40,6 +40,12 @@ run: migrate
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) & \
 	wait
 
+# Production mode in one command (DEBUG off): check --deploy, migrate, collectstatic, then gunicorn
+# (WEB_CONCURRENCY workers on BIND), a qcluster worker (Q_WORKERS) and the scheduler under one
+# supervisor. Needs SECRET_KEY and ALLOWED_HOSTS; DATABASE_URL/REDIS_URL for PostgreSQL/Redis.
+serve: install
+	$(PY) -m salesops.opstools.supervise $(SERVE_ARGS)
+
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -154,6 +154,8 @@ Q_CLUSTER = {
     "retry": 180,
     "max_attempts": 1,  # retries are the outbox's job: it keeps every attempt and its backoff
     "catch_up": False,
+    # `make serve` runs one scheduler process (run_scheduler) and its qcluster workers with Q_SCHEDULER=0.
+    "scheduler": env_bool("Q_SCHEDULER", True),
     "label": "任务队列",
     # Tests run tasks inline unless a test starts a real qcluster (see tests/test_worker.py).
     "sync": env_bool("Q_SYNC", TESTING),
