@@ -162,6 +162,14 @@ Q_CLUSTER = {
     # Tests run tasks inline unless a test starts a real qcluster (see tests/test_worker.py).
     "sync": env_bool("Q_SYNC", TESTING),
 }
+# R3: outbox deliveries have their own cluster (queue + workers: `Q_CLUSTER_NAME=salesops-delivery
+# manage.py qcluster`), so escalation and the sweeps never wait behind a hung channel. It runs no
+# schedules. Q_DELIVERY_CLUSTER="" puts deliveries back on the main cluster (one worker process).
+Q_DELIVERY_CLUSTER = os.environ.get("Q_DELIVERY_CLUSTER", "salesops-delivery")
+if Q_DELIVERY_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {
+        Q_DELIVERY_CLUSTER: {"workers": int(os.environ.get("Q_DELIVERY_WORKERS", "4")), "timeout": 60, "retry": 90, "scheduler": False}
+    }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
