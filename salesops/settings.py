@@ -112,7 +112,8 @@ PG_LOCK_TIMEOUT_MS = int(os.environ.get("PG_LOCK_TIMEOUT_MS", str(min(10_000, PG
 
 def sqlite_database(name: str) -> dict:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's SQLite backend plus a writer queue (O4: no busy-handler sleeps under load).
+        "ENGINE": "salesops.dbbackends.sqlite3",
         "NAME": name,
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
