@@ -324,12 +324,14 @@ def lead_intake(*, data: IntakeData, by=None, now: datetime | None = None) -> In
     # No savepoint of its own: callers that wrap it (the API stores its receipt in the same
     # transaction) roll back as a whole.
     with transaction.atomic(savepoint=False):
+        # O4: the customer (a hospital department) is found or made before the lock: no other
+        # intake's decision depends on it, so no other intake needs to wait for it.
+        customer, customer_created = _resolve_customer(data)
         rules = AssignmentRules.live(for_update=True)  # the assignment lock, see the module docstring
         duplicate = _find_duplicate(data.phone, now, rules.dedupe_window_days)
         if duplicate is not None and duplicate.status not in CLOSED_LEAD_STATUSES:
             _record_repeat(duplicate, data, by, now)
             return IntakeResult(duplicate, created=False, duplicate=True)
-        customer, customer_created = _resolve_customer(data)
         lead = Lead(
             customer=customer,
             contact_name=data.contact_name,
