@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count
+from django.utils.translation import gettext_lazy
 
 from salesops.models import Activity, ActivityKind, Role, Team
 
@@ -39,7 +40,11 @@ def _fmt(value: float | None, unit: str) -> str:
     return "—" if value is None else f"{value:g} {unit}"
 
 
-SAMPLE_UNITS = {Kpi.LEAD_TIMELINESS: "条线索", Kpi.ACTION_FULLNESS: "人·工作日", Kpi.COLLABORATION_DENSITY: "个成交客户"}
+SAMPLE_UNITS = {
+    Kpi.LEAD_TIMELINESS: gettext_lazy("条线索"),
+    Kpi.ACTION_FULLNESS: gettext_lazy("人·工作日"),
+    Kpi.COLLABORATION_DENSITY: gettext_lazy("个成交客户"),
+}
 
 
 def sample_size(kpi: str, cell) -> int:

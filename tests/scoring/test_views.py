@@ -200,8 +200,8 @@ def test_board_is_visible_to_all_reps_with_heat_map_and_hourly_timeline(client, 
     hours = dict(zip(top[0]["hour_columns"], (points for points, _level in bob_row["hours"])))
     assert hours[visit_hour] == 40  # one visit proved 需求诊断 +15 and 院长级拜访 +25 in that hour
     assert "<svg" not in page and f'data-k="hour" data-v="{visit_hour}"' in page
-    assert f'data-rep="{bob_row["id"]}"' in page and "/scoring/board/drill/?quarter=" in page
-    assert page.count("/scoring/board/drill/") <= 2 * len(top) + 2  # tables and customer links, not cells
+    assert f'data-rep={bob_row["id"]}' in page and "/scoring/board/drill/?quarter=" in page
+    assert page.count("/scoring/board/drill/") <= 4 * len(top) + 1  # tables and customer links, not cells
     assert "scoring/board" in page and "board.js" in page
 
 
