@@ -85,7 +85,7 @@ def layout_save(*, statement: BankStatement, name: str, column_map: dict, by) ->
     layout.full_clean()
     layout.save()
     account = statement.account
-    account.column_map = column_map
+    account.column_map = {**column_map, "name": layout.name}
     account.save(update_fields=["column_map"])
     statement.status, statement.error, statement.line_errors = StatementStatus.QUEUED, "", []
     statement.save(update_fields=["status", "error", "line_errors"])
