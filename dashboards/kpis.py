@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from leads.cash.models import Deal, DealStatus
@@ -119,22 +119,35 @@ def bucket_expression(field_name: str, live: list[tuple[int, Span]]):
 # --- KPI 1: lead conversion timeliness -------------------------------------------------------
 
 
-def lead_minutes(spans: list[Span], scope: Scope, group: str | None = None) -> dict:
-    """{(group key, span index): [minutes, …]} for leads assigned in each span and contacted."""
+def lead_minutes(spans: list[Span], scope: Scope, group: str | None = None, contact_basis: str = "all") -> dict:
+    """{(group key, span index): [minutes, …]} for leads assigned in each span and contacted.
+    T8: contact_basis "verified" counts only contact proven by a phone-system record or visit
+    evidence (the director's choice on the KPI 1 threshold); "all" includes self-reported."""
     live = _live_spans(spans)
     if not live:
         return {}
     leads = Lead.objects.filter(
         assigned_at__gte=min(s for _i, (s, _e) in live),
         assigned_at__lt=max(e for _i, (_s, e) in live),
-        first_effective_contact_at__isnull=False,
     )
+    if contact_basis == "verified":
+        from leads.models import ContactAttempt, ContactVerification
+
+        first_verified = (
+            ContactAttempt.objects.filter(lead=OuterRef("pk"), effective=True, verification=ContactVerification.VERIFIED)
+            .order_by("occurred_at")
+            .values("occurred_at")[:1]
+        )
+        leads = leads.annotate(first_effective_contact_at_basis=Subquery(first_verified))
+    else:
+        leads = leads.annotate(first_effective_contact_at_basis=F("first_effective_contact_at"))
+    leads = leads.filter(first_effective_contact_at_basis__isnull=False)
     if scope.level == "team":
         leads = leads.filter(assignee__rep__team_id=scope.team_id)
     elif scope.level == "rep":
         leads = leads.filter(assignee_id=scope.rep_id)
     key_field = {"team": "assignee__rep__team_id", "rep": "assignee_id"}.get(group or "")
-    fields = ["assigned_at", "first_effective_contact_at"] + ([key_field] if key_field else [])
+    fields = ["assigned_at", "first_effective_contact_at_basis"] + ([key_field] if key_field else [])
     locate = _index(spans)
     minutes: dict = defaultdict(list)
     for row in leads.values_list(*fields).order_by():
@@ -342,9 +355,11 @@ def measure(
     the others are computed together, in one query per KPI."""
     keys = list(keys) if keys is not None else [None]
     now = now or timezone.now()
-    if kpi == Kpi.COLLABORATION_DENSITY:
+    if kpi in (Kpi.COLLABORATION_DENSITY, Kpi.LEAD_TIMELINESS):
         threshold = threshold or Threshold.for_kpi(kpi)
     variant = threshold.lookback_days if kpi == Kpi.COLLABORATION_DENSITY else ""
+    if kpi == Kpi.LEAD_TIMELINESS:
+        variant = getattr(threshold, "contact_basis", "all")
     settled_before = day_start(local_date(now)) - SETTLED_AFTER
 
     def cache_key(span: Span) -> str:
@@ -371,7 +386,7 @@ def measure(
 def _measure(kpi: str, spans: list[Span], scope: Scope, group: str | None, threshold, keys: list, now: datetime) -> dict:
     result: dict = {}
     if kpi == Kpi.LEAD_TIMELINESS:
-        minutes = lead_minutes(spans, scope, group)
+        minutes = lead_minutes(spans, scope, group, contact_basis=getattr(threshold, "contact_basis", "all"))
         for key in set(keys) | {k for k, _i in minutes}:
             result[key] = [_median_cell(minutes.get((key, i), [])) for i in range(len(spans))]
     elif kpi == Kpi.ACTION_FULLNESS:

@@ -101,6 +101,14 @@ class Threshold(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("协同密度：成交前多少天内在该客户上有动作的销售算作参与"),
     )
+    # T8, KPI 1 only: count every effective contact, or only verified ones (phone system, visit evidence).
+    contact_basis = models.CharField(
+        _("首次有效联系口径"),
+        max_length=10,
+        choices=[("all", _("全部（含销售自报）")), ("verified", _("仅已核实"))],
+        default="all",
+        help_text=_("仅用于线索转化时效：总监选择是否只认已核实的联系。"),
+    )
     sop_title = models.CharField(_("SOP 文档标题"), max_length=120, blank=True)
     sop_url = models.URLField(_("SOP 文档链接"), blank=True)
     training_video_title = models.CharField(_("培训视频标题"), max_length=120, blank=True)
