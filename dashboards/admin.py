@@ -18,7 +18,7 @@ class ThresholdAdmin(SimpleHistoryAdmin):
     list_display = ("kpi", "healthy_value", "trigger_value", "run_length", "window", "due_in_days", "sop_url", "training_video_url")
     fieldsets = (
         (None, {"fields": ("kpi",)}),
-        (_("健康线与异常规则"), {"fields": ("healthy_value", "trigger_value", "run_length", "window", "due_in_days", "lookback_days")}),
+        (_("健康线与异常规则"), {"fields": ("healthy_value", "trigger_value", "run_length", "window", "due_in_days", "lookback_days", "contact_basis")}),
         (_("一键优化建议"), {"fields": ("sop_title", "sop_url", "training_video_title", "training_video_url")}),
     )
 

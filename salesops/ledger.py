@@ -22,11 +22,9 @@ def activity_append(
     subject: models.Model | None = None,
     occurred_at: datetime | None = None,
     facts: dict | None = None,
-    reverses: Activity | None = None,
 ) -> Activity:
     """Append one row. Idempotent per (kind, subject): appending the same proof twice returns the
-    first row instead of scoring or counting it again. `reverses` links a counter-entry to the row
-    it reverses (T5: e.g. payment_reversed → its payment_confirmed)."""
+    first row instead of scoring or counting it again."""
     kind = ActivityKind(kind).value
     subject_type = ContentType.objects.get_for_model(subject) if subject is not None else None
     subject_id = str(subject.pk) if subject is not None else ""
@@ -44,7 +42,6 @@ def activity_append(
         subject_type=subject_type,
         subject_id=subject_id,
         facts=facts or {},
-        reverses=reverses,
     )
     try:
         with transaction.atomic():

@@ -297,13 +297,8 @@ class ActivityKind(models.TextChoices):
     APPROVAL = "approval", _("审批")
     DEAL_WON = "deal_won", _("成交")
     DEAL_LOST = "deal_lost", _("丢单")
-    PAYMENT_RECORDED = "payment_recorded", _("回款")
-    # T4/C5 (written by lead-to-cash): money the company has — one row per receivable instalment,
-    # subject = the Receivable, rep = the pusher named by finance or a supervisor, facts
-    # {"deal_id", "receivable_id", "amount", "confirmed_by"}; and its counter-entry, with
-    # `reverses` = that row. Only these two feed 回款推动 (scoring/derivation.py).
-    PAYMENT_CONFIRMED = "payment_confirmed", _("回款确认")
-    PAYMENT_REVERSED = "payment_reversed", _("回款冲销")
+    PAYMENT_RECORDED = "payment_recorded", _("回款推动")  # cash: verified money, once per instalment (T4)
+    PAYMENT_REVERSED = "payment_reversed", _("回款冲销")  # cash: the negative of a payment_recorded (T5)
 
 
 # Counted by the board and KPI 2 ("evidence-backed actions": photo, upload, signature, approval).
@@ -350,10 +345,6 @@ class Activity(models.Model):
     subject = GenericForeignKey("subject_type", "subject_id")
     # Facts scoring and KPIs read without joining the subject (e.g. {"contact_title": "院长"}).
     facts = models.JSONField(_("事实"), default=dict, blank=True)
-    # A counter-entry points at the row it reverses (T5: reversals, never deletes).
-    reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", verbose_name=_("冲销")
-    )
 
     objects = ActivityQuerySet.as_manager()
 

@@ -6,16 +6,19 @@ Which proof earns which behaviour (docs/contracts.md — keep the two in step):
     需求诊断 ← visit_completed with facts.needs_count >= 3
     方案演示 ← visit_completed with facts.is_solution_demo = true
     院长级拜访 ← visit_completed with facts.contact_title in (院长, 副院长)
-    回款推动 ← payment_confirmed (lead-to-cash writes one per receivable instalment, once the money
-              is confirmed against a bank row or approved by finance; its rep is the pusher that
-              finance or a supervisor named; facts.deal_id is the deal the money went to)
+    回款推动 ← payment_recorded with facts.basis "bank" or "finance" (lead-to-cash writes one per
+              receivable instalment, once the money is confirmed against a bank row or approved by
+              finance and reaches the minimum share; its rep is the pusher that finance or a
+              supervisor named; facts.deal_id is the deal the money went to). A payment_recorded
+              without that basis (an unverified, self-declared payment) earns nothing.
 
 Trust rules (T2, T4, T5):
 - a visit whose evidence carries an authenticity warning (facts.flagged) scores *held*: it waits
   for a supervisor's review and counts only once accepted;
 - a repeat inside a behaviour's cooldown (same customer, or same contact for 院长级拜访) is kept
   as a 0-point row that says why (ScoringSettings);
-- reversals are negative rows linked to what they reverse: a payment_reversed activity, a lead
+- reversals are negative rows linked to what they reverse: a payment_reversed activity (facts.
+  reverses_activity_id names the payment_recorded it cancels), a lead
   closed as junk/duplicate within the configured period, evidence rejected in review.
 
 An activity without a customer scores nothing: every scored action is tied to a customer (S2).
@@ -56,9 +59,9 @@ SOURCES: dict[str, Q] = {
     Behaviour.NEEDS_DIAGNOSIS: Q(kind=ActivityKind.VISIT_COMPLETED, facts__needs_count__gte=3),
     Behaviour.SOLUTION_DEMO: Q(kind=ActivityKind.VISIT_COMPLETED, facts__is_solution_demo=True),
     Behaviour.DEAN_VISIT: Q(kind=ActivityKind.VISIT_COMPLETED, facts__contact_title__in=sorted(map(str, DEAN_TITLES))),
-    Behaviour.PAYMENT_PUSH: Q(kind=ActivityKind.PAYMENT_CONFIRMED),
+    Behaviour.PAYMENT_PUSH: Q(kind=ActivityKind.PAYMENT_RECORDED, facts__basis__in=["bank", "finance"]),
 }
-SCORED_KINDS = frozenset({ActivityKind.LEAD_INTRODUCED, ActivityKind.VISIT_COMPLETED, ActivityKind.PAYMENT_CONFIRMED})
+SCORED_KINDS = frozenset({ActivityKind.LEAD_INTRODUCED, ActivityKind.VISIT_COMPLETED, ActivityKind.PAYMENT_RECORDED})
 # Behaviours proven by visit evidence: held while that evidence carries a warning (T2).
 EVIDENCE_BEHAVIOURS = frozenset({Behaviour.NEEDS_DIAGNOSIS, Behaviour.SOLUTION_DEMO, Behaviour.DEAN_VISIT})
 BATCH = 2000
@@ -298,15 +301,20 @@ def reversals_due() -> list[Contribution]:
     original is reversed at most once (`reverses` is unique), so this is idempotent."""
     rows: list[Contribution] = []
     # 1. A payment counter-entry written by lead-to-cash reverses the 回款推动 of its original.
-    reversed_payments = Activity.objects.filter(kind=ActivityKind.PAYMENT_REVERSED, reverses__isnull=False)
-    originals = _unreversed().filter(
-        behaviour=Behaviour.PAYMENT_PUSH, activity__in=reversed_payments.values("reverses")
+    causes = (
+        Activity.objects.filter(kind=ActivityKind.PAYMENT_REVERSED)
+        .exclude(Exists(Contribution.objects.filter(activity=OuterRef("pk"), reverses__isnull=False)))
+        .values_list("pk", "occurred_at", "facts")
     )
-    by_activity = {row.activity_id: row for row in originals}
-    for cause in reversed_payments.filter(reverses__in=list(by_activity)):
-        original = by_activity[cause.reverses_id]
-        note = str((cause.facts or {}).get("reason", ""))[:300]
-        rows.append(_reversal(original, activity_id=cause.pk, reason=ContributionReason.PAYMENT_REVERSED, note=note, at=cause.occurred_at))
+    wanted = {}
+    for pk, occurred_at, facts in causes:
+        original_id = _int_or_none((facts or {}).get("reverses_activity_id"))
+        if original_id is not None:
+            wanted[original_id] = (pk, occurred_at, str((facts or {}).get("reason", ""))[:300])
+    if wanted:
+        for original in _unreversed().filter(behaviour=Behaviour.PAYMENT_PUSH, activity_id__in=list(wanted)):
+            cause_id, at, note = wanted[original.activity_id]
+            rows.append(_reversal(original, activity_id=cause_id, reason=ContributionReason.PAYMENT_REVERSED, note=note, at=at))
     # 2. A lead closed as junk or duplicate soon after it was introduced.
     rows += _junk_lead_reversals()
     # 3. Evidence rejected in review.

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cash', '0004_defaults_and_schedule'),
-        ('salesops', '0004_activity_reverses_contact_title_verification'),
+        ('salesops', '0003_notification_delivery_fields'),
         ('scoring', '0002_default_rules_policy_and_sweep_schedule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -42,7 +42,8 @@ def lead(*, rep, customer, at=None) -> Activity:
 
 
 def payment(*, rep, customer, at=None, amount="5000.00", deal_id=None) -> Activity:
-    return record(rep=rep, kind=ActivityKind.PAYMENT_CONFIRMED, customer=customer, at=at, facts={"amount": amount, "deal_id": deal_id})
+    """回款推动 as lead-to-cash writes it once the money is verified (T4: basis bank or finance)."""
+    return record(rep=rep, kind=ActivityKind.PAYMENT_RECORDED, customer=customer, at=at, facts={"amount": amount, "deal_id": deal_id, "basis": "bank"})
 
 
 def won_deal(*, customer, owner, amount="100000.00", closed_at: datetime | None = None) -> Deal:

@@ -115,7 +115,8 @@ def dean_visit(rep, customer, contact, *, photo_seed="dean", by=None):
 
 def test_ten_cent_payments_naming_myself_as_pusher_pay_nothing(client, alice, carol, customer, product):
     """T4: a rep on a won deal records ten ¥0.01 payments naming themself as the pusher: before,
-    +300 points; now a recorded payment earns nothing — only money confirmed by lead-to-cash does."""
+    +300 points; now an unverified payment earns nothing — only money lead-to-cash verified
+    (basis bank/finance, pusher named by someone else) does."""
     deal = make_won_deal(customer, alice, product)
     client.force_login(alice)
     for number in range(10):
@@ -130,9 +131,10 @@ def test_ten_cent_payments_naming_myself_as_pusher_pay_nothing(client, alice, ca
 
 
 def test_confirmed_instalment_scores_once_and_counts_in_its_own_deal_after_close(alice, bob, olga, customer, product):
-    """T4: lead-to-cash's payment_confirmed (one per instalment, pusher named by finance) earns
-    回款推动 once, and it counts in the split of the deal it brought money to even though the
-    money came after close: the split is provisional at close and final once settled."""
+    """T4: lead-to-cash's verified payment_recorded (one per instalment, pusher named by finance,
+    basis bank/finance) earns 回款推动, and it counts in the split of the deal it brought money to
+    even though the money came after close: the split is provisional at close and final once
+    settled."""
     closed = timezone.now() - timedelta(days=5)
     lead_proof(rep=alice, customer=customer, at=closed - timedelta(days=3))
     deal = make_won_deal(customer, alice, product, at=closed)
@@ -142,11 +144,10 @@ def test_confirmed_instalment_scores_once_and_counts_in_its_own_deal_after_close
     assert list(provisional.shares.values_list("rep__username", flat=True)) == ["alice"]
 
     receivable = deal.receivables.get()
-    facts = {"deal_id": deal.pk, "receivable_id": receivable.pk, "amount": str(receivable.amount), "confirmed_by": olga.pk}
-    first = activity_append(rep=bob, kind=ActivityKind.PAYMENT_CONFIRMED, customer=customer, subject=receivable,
-                            occurred_at=timezone.now() - timedelta(days=1), facts=facts)  # fmt: skip
-    again = activity_append(rep=bob, kind=ActivityKind.PAYMENT_CONFIRMED, customer=customer, subject=receivable, facts=facts)
-    assert first.pk == again.pk  # once per instalment, not per payment
+    # The contract lead-to-cash writes (one per instalment; the subject is its credit record).
+    facts = {"deal_id": deal.pk, "receivable_id": receivable.pk, "amount": str(receivable.amount), "basis": "finance", "named_by_id": olga.pk}
+    activity_append(rep=bob, kind=ActivityKind.PAYMENT_RECORDED, customer=customer, subject=receivable,
+                    occurred_at=timezone.now() - timedelta(days=1), facts=facts)  # fmt: skip
     cash_deals.payment_record(receivable=receivable, amount=receivable.amount, received_on=timezone.localdate(), by=olga)
     scoring_sweep()
     assert payable_points(bob, B.PAYMENT_PUSH) == 30
@@ -474,8 +475,8 @@ def test_recompute_a_quarter_before_and_after_a_reversal_gives_the_expected_tota
     visit_proof(rep=alice, customer=customer, at=now - timedelta(hours=4), needs_count=3)
     deal = won_deal(customer=customer, owner=alice, closed_at=now - timedelta(hours=3))
     receivable = Receivable.objects.create(deal=deal, sequence=1, amount=deal.amount, due_date=timezone.localdate())
-    confirmed = activity_append(rep=bob, kind=ActivityKind.PAYMENT_CONFIRMED, customer=customer, subject=receivable,
-                                occurred_at=now - timedelta(hours=2), facts={"deal_id": deal.pk, "amount": str(deal.amount)})  # fmt: skip
+    confirmed = activity_append(rep=bob, kind=ActivityKind.PAYMENT_RECORDED, customer=customer, subject=receivable,
+                                occurred_at=now - timedelta(hours=2), facts={"deal_id": deal.pk, "amount": str(deal.amount), "basis": "bank"})  # fmt: skip
 
     def quarter_totals() -> dict:
         rows = Contribution.objects.payable().between(quarter.start, quarter.end).values_list("rep__username").annotate(total=Sum("points"))
@@ -487,14 +488,15 @@ def test_recompute_a_quarter_before_and_after_a_reversal_gives_the_expected_tota
     stored_before = set(Contribution.objects.values_list("pk", "points"))
 
     contact = ContactFactory(customer=customer)  # the counter-entry's own subject
-    activity_append(rep=bob, kind=ActivityKind.PAYMENT_REVERSED, customer=customer, subject=contact,
-                    occurred_at=now - timedelta(hours=1), facts={"reason": "银行退票"}, reverses=confirmed)  # fmt: skip
+    reversed_by = activity_append(rep=bob, kind=ActivityKind.PAYMENT_REVERSED, customer=customer, subject=contact,
+                                  occurred_at=now - timedelta(hours=1), facts={"reason": "银行退票", "reverses_activity_id": confirmed.pk})  # fmt: skip
     lead_close(lead=lead, by=carol, status=LeadStatus.CLOSED, reason="重复线索")
     call_command("recompute_points", "--since", quarter.start.date().isoformat(), "--verify", stdout=io.StringIO())
     assert quarter_totals() == {"alice": 15, "bob": 0}
     assert stored_before <= set(Contribution.objects.values_list("pk", "points"))  # appended, never changed
     payment_reversal = Contribution.objects.get(reason=ContributionReason.PAYMENT_REVERSED)
-    assert (payment_reversal.points, payment_reversal.reverses.activity_id, payment_reversal.activity.reverses_id) == (-30, confirmed.pk, confirmed.pk)
+    assert (payment_reversal.points, payment_reversal.reverses.activity_id, payment_reversal.activity_id) == (-30, confirmed.pk, reversed_by.pk)
+    assert payment_reversal.note == "银行退票"
     junk = Contribution.objects.get(reason=ContributionReason.JUNK_LEAD)
     assert (junk.points, junk.reverses.activity_id, junk.note) == (-10, introduced.pk, "重复线索")
     assert scoring_sweep()["contributions"] == 0

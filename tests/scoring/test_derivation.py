@@ -28,7 +28,7 @@ B = Behaviour
 OTHER_KINDS = [
     kind
     for kind in ActivityKind.values
-    if kind not in {ActivityKind.LEAD_INTRODUCED, ActivityKind.VISIT_COMPLETED, ActivityKind.PAYMENT_CONFIRMED}
+    if kind not in {ActivityKind.LEAD_INTRODUCED, ActivityKind.VISIT_COMPLETED, ActivityKind.PAYMENT_RECORDED}
 ]
 
 
@@ -36,7 +36,9 @@ OTHER_KINDS = [
     ("kind", "facts", "expected"),
     [
         (ActivityKind.LEAD_INTRODUCED, {"source": "wechat"}, {B.LEAD_INTRODUCED}),
-        (ActivityKind.PAYMENT_CONFIRMED, {"amount": "5000.00", "deal_id": 1}, {B.PAYMENT_PUSH}),
+        (ActivityKind.PAYMENT_RECORDED, {"amount": "5000.00", "deal_id": 1, "basis": "bank"}, {B.PAYMENT_PUSH}),
+        (ActivityKind.PAYMENT_RECORDED, {"amount": "5000.00", "deal_id": 1, "basis": "finance"}, {B.PAYMENT_PUSH}),
+        (ActivityKind.PAYMENT_RECORDED, {"amount": "0.01", "deal_id": 1}, set()),
         (ActivityKind.VISIT_COMPLETED, VISIT, set()),
         (ActivityKind.VISIT_COMPLETED, {**VISIT, "needs_count": 2}, set()),
         (ActivityKind.VISIT_COMPLETED, {**VISIT, "needs_count": 3}, {B.NEEDS_DIAGNOSIS}),
