@@ -266,6 +266,15 @@ class AssignmentRules(models.Model):
         if not (self.weight_grade + self.weight_product_line + self.weight_workload):
             raise ValidationError(_("三个权重不能全为 0"))
 
+    def save(self, *args, **kwargs):
+        # T7: a published version is never edited nor turned back into a draft, by any path.
+        from salesops.guards import refuse_frozen_change
+
+        refuse_frozen_change(
+            self, is_frozen=lambda stored: stored["status"] != RulesStatus.DRAFT, mutable=("status",), back_to=("status", RulesStatus.DRAFT)
+        )
+        super().save(*args, **kwargs)
+
     @property
     def weights(self) -> tuple[int, int, int]:
         return self.weight_grade, self.weight_product_line, self.weight_workload
@@ -373,6 +382,14 @@ class ContactSource(models.TextChoices):
     ROBOT = "robot", _("外呼机器人")
 
 
+class ContactVerification(models.TextChoices):
+    """T8: typed by a rep is a claim; a call-robot callback, a phone-system record or visit
+    evidence proves it."""
+
+    SELF_REPORTED = "self_reported", _("自报")
+    VERIFIED = "verified", _("已核实")
+
+
 # L7: a call of at least this long, or an on-site visit, is an effective contact.
 EFFECTIVE_CALL_SECONDS = 60
 
@@ -395,6 +412,10 @@ class ContactAttempt(models.Model):
     dialer_call = models.ForeignKey(
         "DialerCall", on_delete=models.SET_NULL, null=True, blank=True, related_name="attempts", verbose_name=_("外呼")
     )
+    verification = models.CharField(
+        _("核实"), max_length=14, choices=ContactVerification.choices, default=ContactVerification.SELF_REPORTED, db_index=True
+    )
+    proof = models.CharField(_("核实依据"), max_length=20, blank=True, help_text=_("call_robot / phone_system / visit_evidence"))
     history = HistoricalRecords()
 
     class Meta:

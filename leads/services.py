@@ -37,6 +37,7 @@ from .models import (
     ContactKind,
     ContactOutcome,
     ContactSource,
+    ContactVerification,
     DecisionKind,
     DialerCall,
     DialerStatus,
@@ -531,8 +532,12 @@ def leads_sweep(now: datetime | None = None) -> dict[str, int]:
 # --- Contact attempts (L7) -----------------------------------------------------------------------
 
 
+CONTACT_PROOFS = ("phone_system", "visit_evidence")
+
+
 def contact_attempt_record(
-    *, lead: Lead, kind: str, by, duration_seconds: int = 0, outcome: str = ContactOutcome.ANSWERED, note: str = "", occurred_at: datetime | None = None
+    *, lead: Lead, kind: str, by, duration_seconds: int = 0, outcome: str = ContactOutcome.ANSWERED, note: str = "", occurred_at: datetime | None = None,
+    proof: str = "",
 ) -> ContactAttempt:
     """Log a rep's call (with duration) or on-site visit. A call of ≥ 60 s or a visit is an
     effective contact; the first one sets first_effective_contact_at. Every attempt is in the ledger."""
@@ -547,18 +552,22 @@ def contact_attempt_record(
     with transaction.atomic():
         lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
         effective = kind == ContactKind.VISIT or duration_seconds >= EFFECTIVE_CALL_SECONDS
+        # T8: what a rep types is self-reported; a phone-system record or visit evidence proves it.
+        verification = ContactVerification.VERIFIED if proof in CONTACT_PROOFS else ContactVerification.SELF_REPORTED
         attempt = ContactAttempt(
             lead=lead, kind=kind, source=ContactSource.REP, by=by, occurred_at=occurred_at,
             duration_seconds=duration_seconds, outcome=outcome, effective=effective, note=note[:500],
+            verification=verification, proof=proof if proof in CONTACT_PROOFS else "",
         )
         attempt.full_clean()
         attempt._history_user = by
         attempt.save()
         if kind == ContactKind.CALL:
-            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk}
+            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk, "verification": verification}
             activity_append(rep=by, kind=ActivityKind.CALL, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         else:
-            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts={"lead_id": lead.pk})
+            facts = {"lead_id": lead.pk, "verification": verification}
+            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         fields = ["last_contact_at"]
         lead.last_contact_at = max(filter(None, [lead.last_contact_at, occurred_at]))
         if lead.assignee_id == by.pk and not lead.acknowledged_at:
@@ -624,6 +633,8 @@ def call_event_apply(event, *, now: datetime | None = None) -> DialerCall | None
         effective=False,
         note=_("外呼机器人第 %(n)s 次呼叫，意向 %(intent)s") % {"n": event.attempt, "intent": event.intent or "—"},
         dialer_call=call,
+        verification=ContactVerification.VERIFIED,  # T8: the robot's own callback proves the call
+        proof="call_robot",
     )
     lead = call.lead
     result = _("外呼结果：%(status)s %(seconds)s 秒") % {"status": call.get_status_display(), "seconds": call.talk_seconds}

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from salesops.guards import refuse_field_change, refuse_frozen_change
 from salesops.models import Customer, Hospital, Product
 
 ZERO = Decimal("0.00")
@@ -157,6 +158,16 @@ class QuoteVersion(models.Model):
     def is_editable(self) -> bool:
         """Only a draft changes; sending freezes a version for good."""
         return self.status == QuoteStatus.DRAFT
+
+    def save(self, *args, **kwargs):
+        # T7: a sent version changes only its status (forward) and that status's time, by any path.
+        refuse_frozen_change(
+            self,
+            is_frozen=lambda stored: stored["status"] != QuoteStatus.DRAFT,
+            mutable=("status", "confirmed_at", "rejected_at", "expired_at", "superseded_at"),
+            back_to=("status", QuoteStatus.DRAFT),
+        )
+        super().save(*args, **kwargs)
 
     @property
     def label(self) -> str:
@@ -394,6 +405,11 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"¥{self.amount} {self.received_on}"
+
+    def save(self, *args, **kwargs):
+        # T7: recorded money never changes; a mistake is reversed by a counter-entry (C5).
+        refuse_field_change(self, ("amount", "receivable_id", "received_on", "recorded_by_id", "recorded_at"))
+        super().save(*args, **kwargs)
 
 
 # --- Bank statements (C3) ---------------------------------------------------------------------
