@@ -268,7 +268,8 @@ class ActivityKind(models.TextChoices):
     APPROVAL = "approval", _("审批")
     DEAL_WON = "deal_won", _("成交")
     DEAL_LOST = "deal_lost", _("丢单")
-    PAYMENT_RECORDED = "payment_recorded", _("回款")
+    PAYMENT_RECORDED = "payment_recorded", _("回款推动")  # cash: verified money, once per instalment (T4)
+    PAYMENT_REVERSED = "payment_reversed", _("回款冲销")  # cash: the negative of a payment_recorded (T5)
 
 
 # Counted by the board and KPI 2 ("evidence-backed actions": photo, upload, signature, approval).
