@@ -816,6 +816,11 @@ def row_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def row_allocate(request: HttpRequest, pk: int) -> HttpResponse:
     """A person allocates the row by hand (partial, combined, or a payer we did not recognise)."""
     row = access.get_statement_row_for_user(request, pk)
+    if row.status not in OPEN_ROW_STATUSES or row.remainder <= 0:
+        messages.error(request, _("这笔流水已处理（%(status)s），没有未分配金额。") % {"status": row.get_status_display()})
+        response = row_detail(request, pk)
+        response.status_code = 400
+        return response
     formset = AllocationFormSet(request.POST, form_kwargs={"receivables": _allocatable(request)}, prefix="alloc")
     if formset.is_valid():
         allocations = [(form.cleaned_data["receivable"], form.cleaned_data["amount"]) for form in formset if form.cleaned_data.get("receivable")]
