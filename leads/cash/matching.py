@@ -70,16 +70,30 @@ _NUMBERS = re.compile(r"[0-9]+|[零〇一二三四五六七八九十百]+")
 # Parts of a hospital name that say where it is or whom it belongs to, not which hospital it is:
 # 浙江省 / 杭州市 / 西湖区, 浙江大学 / 医学院 / 附属. What is left (邵逸夫, 第一人民, 儿童) is compared.
 _REGION = re.compile(r"[一-龥]{2,3}?(?:自治区|省|市|区|县)")
+_CITY_AND_DISTRICT = re.compile(r"([一-龥]{2})([一-龥]{2}(?:区|县))")  # 杭州临平区: the city without 市
 _AFFILIATION = re.compile(r"[一-龥]{2,6}?大学|医学院|医科大学|附属|中国人民解放军|联勤保障部队")
 
 
 @lru_cache(maxsize=20000)
 def _name_parts(key: str) -> tuple[frozenset, str, str]:
-    """(regions, the distinctive rest, the name as space-separated tokens) of a normalised name."""
-    regions = frozenset(_REGION.findall(key))
-    rest = _AFFILIATION.sub(" ", _REGION.sub(" ", key))
+    """(regions, the distinctive rest, the name as space-separated tokens) of a normalised name.
+    Regions are read from the start of the name (浙江省 杭州市 临平区 …), where Chinese names put them."""
+    regions, rest = [], key
+    while rest:
+        match = _REGION.match(rest)
+        if match:
+            regions.append(match.group(0))
+            rest = rest[match.end():]
+            continue
+        match = _CITY_AND_DISTRICT.match(rest)
+        if match:
+            regions += [f"{match.group(1)}市", match.group(2)]
+            rest = rest[match.end():]
+            continue
+        break
+    rest = _AFFILIATION.sub(" ", rest)
     tokens = " ".join(part for part in rest.split() if part)
-    return regions, rest.replace(" ", ""), " ".join([*sorted(regions), tokens])
+    return frozenset(regions), rest.replace(" ", ""), " ".join([*sorted(regions), tokens])
 
 
 def name_similarity(a: str, b: str) -> float:
@@ -102,17 +116,34 @@ def name_similarity(a: str, b: str) -> float:
     regions_b, rest_b, tokens_b = _name_parts(b)
     if regions_a and regions_b and not (regions_a & regions_b) and not _nested_regions(regions_a, regions_b):
         return 0.0
+    districts_a = {r for r in regions_a if r.endswith(("区", "县"))}
+    districts_b = {r for r in regions_b if r.endswith(("区", "县"))}
+    # A district hospital (婺城区中医院) is not the city's (金华市中医院) however alike the rest reads.
+    level = 0.8 if bool(districts_a) != bool(districts_b) else 1.0
+    # 宁波第一人民 vs 宁波市第一人民: the city written without 市 is still the city.
+    rest_a, rest_b = _strip_stems(rest_a, regions_b), _strip_stems(rest_b, regions_a)
     if rest_a and rest_b:
         # Both say which hospital they are: only that part counts (附属儿童 ≠ 附属妇产科).
         if rest_a == rest_b:
-            return 0.95 if len(rest_a) >= 2 else 0.8
+            return (0.95 if len(rest_a) >= 2 else 0.8) * level
         shorter, longer = sorted((len(rest_a), len(rest_b)))
         score = max(fuzz.ratio(rest_a, rest_b), fuzz.token_set_ratio(rest_a, rest_b) * 0.9)
         if shorter >= 3:
             score = max(score, fuzz.partial_ratio(rest_a, rest_b) * (0.7 + 0.3 * shorter / longer))
+        # The whole names break ties between hospitals whose distinctive parts read alike.
+        score = 0.85 * score + 0.15 * fuzz.ratio(a, b)
     else:
         score = max(fuzz.ratio(a, b), fuzz.token_set_ratio(tokens_a, tokens_b))
-    return round(score / 100, 3)
+    return round(score * level / 100, 3)
+
+
+def _strip_stems(rest: str, regions: frozenset) -> str:
+    """Remove the other name's region stems (宁波 of 宁波市) from the start of this name's rest."""
+    for region in sorted(regions, key=len, reverse=True):
+        stem = region[:-1] if not region.endswith("自治区") else region[:-3]
+        if len(stem) >= 2 and rest.startswith(stem) and len(rest) > len(stem):
+            return rest[len(stem):]
+    return rest
 
 
 def _nested_regions(first: frozenset, second: frozenset) -> bool:
