@@ -19,7 +19,7 @@ from .models import (
     RulesStatus,
     WebhookReceipt,
 )
-from .services import LeadActionError, rules_publish
+from .services import LeadActionError, rules_initial, rules_publish
 
 
 class ReadOnlyMixin:
@@ -35,7 +35,7 @@ class ReadOnlyMixin:
 
 class DecisionInline(ReadOnlyMixin, admin.TabularInline):
     model = AssignmentDecision
-    fields = ("decided_at", "kind", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us", "reason")
+    fields = ("decided_at", "kind", "basis", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us", "reason")
     readonly_fields = fields
     extra = 0
 
@@ -59,7 +59,7 @@ class LeadAdmin(SimpleHistoryAdmin):
     # and append to the ledger); here ops can correct the lead's own data.
     readonly_fields = (
         "status", "assignee", "created_at", "assigned_at", "acknowledged_at", "acknowledged_via", "escalated_at",
-        "first_effective_contact_at", "last_contact_at", "repeat_count", "last_repeat_at", "closed_at", "page_link",
+        "first_effective_contact_at", "last_contact_at", "repeat_count", "last_repeat_at", "closed_at", "unassigned_reason", "page_link",
     )
     inlines = [DecisionInline, ContactAttemptInline]
 
@@ -73,9 +73,15 @@ class AssignmentRulesAdmin(SimpleHistoryAdmin):
     """Weights are versioned: edit a draft, simulate it (link), publish it. A live or retired
     version is never edited — every stored decision points at the weights that made it."""
 
-    list_display = ("version", "status", "weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "published_at", "simulate_link")
+    list_display = (
+        "version", "status", "weight_grade", "weight_product_line", "weight_workload", "weight_territory", "owner_policy", "tie_band",
+        "ack_timeout_minutes", "dedupe_window_days", "published_at", "simulate_link",
+    )
     list_filter = ("status",)
-    fields = ("version", "status", "weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "note", "published_at", "published_by")
+    fields = (
+        "version", "status", "weight_grade", "weight_product_line", "weight_workload", "weight_territory", "owner_policy", "tie_band",
+        "ack_timeout_minutes", "dedupe_window_days", "note", "published_at", "published_by",
+    )
     actions = ["publish"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -86,11 +92,7 @@ class AssignmentRulesAdmin(SimpleHistoryAdmin):
     def get_changeform_initial_data(self, request):
         live = AssignmentRules.live()
         last = AssignmentRules.objects.order_by("-version").first()
-        return {
-            "version": (last.version if last else 0) + 1,
-            "weight_grade": live.weight_grade, "weight_product_line": live.weight_product_line, "weight_workload": live.weight_workload,
-            "ack_timeout_minutes": live.ack_timeout_minutes, "dedupe_window_days": live.dedupe_window_days,
-        }
+        return {"version": (last.version if last else 0) + 1, **rules_initial(live)}
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -119,8 +121,8 @@ class AssignmentRulesAdmin(SimpleHistoryAdmin):
 
 @admin.register(AssignmentDecision)
 class AssignmentDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("decided_at", "lead", "kind", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us")
-    list_filter = ("kind", "rules")
+    list_display = ("decided_at", "lead", "kind", "basis", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us", "reason")
+    list_filter = ("kind", "basis", "rules")
     list_select_related = ("lead", "chosen", "decided_by", "rules")
     search_fields = ("lead__contact_name", "chosen__username")
 

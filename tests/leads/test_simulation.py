@@ -26,8 +26,12 @@ def history(hip, joint, spine, hospital_3a):
     return line_rep.user, grade_rep.user
 
 
-def _draft(by, grade, line, load):
-    return rules_create_draft(by=by, weight_grade=grade, weight_product_line=line, weight_workload=load, ack_timeout_minutes=3, dedupe_window_days=30)
+def _draft(by, grade, line, load, **second_wave):
+    """A weights-only draft unless told otherwise (no customer-ownership routing)."""
+    second_wave.setdefault("owner_policy", "off")
+    return rules_create_draft(
+        by=by, weight_grade=grade, weight_product_line=line, weight_workload=load, ack_timeout_minutes=3, dedupe_window_days=30, **second_wave
+    )
 
 
 def test_replay_shows_how_a_draft_would_have_assigned(history, olga):
@@ -72,12 +76,12 @@ def test_rules_page_creates_drafts_for_ops_only(client, olga, carol, alice):
     assert client.get("/leads/rules/").status_code == 200
     assert client.post("/leads/rules/", {"weight_grade": 50}).status_code == 403
     client.force_login(olga)
-    response = client.post("/leads/rules/", {"weight_grade": 50, "weight_product_line": 30, "weight_workload": 20, "ack_timeout_minutes": 5, "dedupe_window_days": 14, "note": "重等级"})
+    response = client.post("/leads/rules/", {"weight_grade": 50, "weight_product_line": 30, "weight_workload": 20, "weight_territory": 40, "owner_policy": "when_eligible", "tie_band": "2.0", "ack_timeout_minutes": 5, "dedupe_window_days": 14, "note": "重等级"})
     draft = AssignmentRules.objects.get(note="重等级")
     assert response.status_code == 302 and response["Location"] == f"/leads/rules/{draft.pk}/simulate/"
     assert draft.status == RulesStatus.DRAFT and draft.version == 2
-    bad = client.post("/leads/rules/", {"weight_grade": 0, "weight_product_line": 0, "weight_workload": 0, "ack_timeout_minutes": 3, "dedupe_window_days": 30})
-    assert bad.status_code == 200 and "不能全为 0" in bad.content.decode()
+    bad = client.post("/leads/rules/", {"weight_grade": 0, "weight_product_line": 0, "weight_workload": 0, "weight_territory": 0, "owner_policy": "off", "tie_band": "0", "ack_timeout_minutes": 3, "dedupe_window_days": 30})
+    assert bad.status_code == 200 and "权重不能全为 0" in bad.content.decode()
 
 
 def test_admin_shows_rules_and_publishes_a_draft(client, olga):
