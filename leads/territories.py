@@ -107,3 +107,139 @@ def index_as_of(moment: datetime) -> TerritoryIndex:
 def match_lead(index: TerritoryIndex, hospital, hospital_name: str) -> TerritoryMatch | None:
     hospital_id, city, text = _hospital_text(hospital, hospital_name)
     return index.match(hospital_id, city, text)
+
+
+# --- Import from Excel (admin) ---------------------------------------------------------------
+
+IMPORT_COLUMNS = {"辖区": "territory", "团队": "team", "城市": "city", "区县": "district", "医院": "hospital"}
+IMPORT_MAX_ROWS = 20_000
+
+
+class TerritoryImportError(Exception):
+    """The file as a whole cannot be read (named in Chinese, with what to do)."""
+
+
+@dataclass
+class ImportOutcome:
+    errors: list[str]
+    territories_created: int = 0
+    areas_created: int = 0
+    unchanged: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def read_territory_file(fileobj, name: str) -> list[tuple[int, dict[str, str]]]:
+    """Rows of an .xlsx (first sheet) or .csv (UTF-8 or GBK) with the header 辖区 | 团队 | 城市 |
+    区县 | 医院 → [(line number, {field: text})]."""
+    import csv
+    import io
+
+    lower = name.lower()
+    if lower.endswith(".csv"):
+        raw = fileobj.read()
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise TerritoryImportError(f"文件「{name}」不是 UTF-8 或 GBK 编码的 CSV，请另存为 CSV UTF-8 后重试。")
+        rows = list(csv.reader(io.StringIO(text)))
+    elif lower.endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(fileobj, read_only=True, data_only=True).worksheets[0]
+            rows = [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True, max_row=IMPORT_MAX_ROWS + 1)]
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise TerritoryImportError(f"文件「{name}」不是有效的 Excel .xlsx 文件，或已损坏。") from exc
+    else:
+        raise TerritoryImportError(f"文件「{name}」的格式不支持：请上传 .xlsx 或 .csv。")
+    if not rows:
+        raise TerritoryImportError(f"文件「{name}」是空的。")
+    header = [str(cell).strip() for cell in rows[0]]
+    mapping = {index: IMPORT_COLUMNS[title] for index, title in enumerate(header) if title in IMPORT_COLUMNS}
+    missing = [title for title, key in IMPORT_COLUMNS.items() if key in ("territory", "team") and key not in mapping.values()]
+    if missing:
+        raise TerritoryImportError(f"文件「{name}」第 1 行缺少表头：{'、'.join(missing)}（需要 辖区、团队，以及 城市/区县 或 医院）。")
+    result = []
+    for line, row in enumerate(rows[1:], start=2):
+        values = {key: (str(row[index]).strip() if index < len(row) else "") for index, key in mapping.items()}
+        if any(values.values()):
+            result.append((line, values))
+    return result
+
+
+def territories_import(rows: list[tuple[int, dict[str, str]]], *, by) -> ImportOutcome:
+    """All rows or none: every line is checked first; any error → nothing is written and every
+    bad line is named. Existing areas of the same territory are left as they are (re-importing the
+    same file changes nothing)."""
+    from django.db import transaction
+
+    from salesops.models import Hospital, Team
+
+    teams = {team.name: team for team in Team.objects.all()}
+    territories = {territory.name: territory for territory in Territory.objects.select_related("team")}
+    hospitals = {hospital.name: hospital for hospital in Hospital.objects.only("pk", "name")}
+    taken = {
+        (area.hospital_id, area.city, area.district): area.territory.name
+        for area in TerritoryArea.objects.select_related("territory")
+    }
+    outcome, plan, wanted_team = ImportOutcome([]), [], {}
+    for line, values in rows:
+        name, team_name = values.get("territory", ""), values.get("team", "")
+        city, district = values.get("city", "").removesuffix("市"), values.get("district", "")
+        hospital_name = values.get("hospital", "")
+        problems = []
+        if not name:
+            problems.append("辖区为空")
+        team = teams.get(team_name)
+        if team is None:
+            problems.append(f"团队「{team_name}」不存在" if team_name else "团队为空")
+        existing = territories.get(name)
+        if existing is not None and team is not None and existing.team_id != team.pk:
+            problems.append(f"辖区「{name}」已属于「{existing.team.name}」")
+        if wanted_team.setdefault(name, team_name) != team_name:
+            problems.append(f"辖区「{name}」在文件中对应了不同的团队")
+        hospital = hospitals.get(hospital_name) if hospital_name else None
+        if hospital_name and hospital is None:
+            problems.append(f"医院「{hospital_name}」不在医院主数据中")
+        if hospital_name and (city or district):
+            problems.append("按医院划分时城市、区县留空")
+        if not hospital_name and not city:
+            problems.append("请填写城市，或填写医院")
+        key = (hospital.pk if hospital else None, "" if hospital else city, "" if hospital else district)
+        owner = taken.get(key)
+        if owner is not None and owner != name:
+            problems.append(f"该范围已属于辖区「{owner}」")
+        if problems:
+            outcome.errors.append(f"第 {line} 行：" + "；".join(problems))
+            continue
+        if owner == name:
+            outcome.unchanged += 1
+            continue
+        taken[key] = name
+        plan.append((name, team, key))
+    if outcome.errors:
+        return outcome
+    with transaction.atomic():
+        for name, team, (hospital_id, city, district) in plan:
+            territory = territories.get(name)
+            if territory is None:
+                territory = Territory(name=name, team=team)
+                territory._history_user = by
+                territory._change_reason = "Excel 导入"
+                territory.save()
+                territories[name] = territory
+                outcome.territories_created += 1
+            area = TerritoryArea(territory=territory, hospital_id=hospital_id, city=city, district=district)
+            area.full_clean()
+            area._history_user = by
+            area._change_reason = "Excel 导入"
+            area.save()
+            outcome.areas_created += 1
+    return outcome
