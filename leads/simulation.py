@@ -2,8 +2,8 @@
 
 Both columns are computed by the same engine (`assignment.decide`) from the same starting point —
 today's open workload without the replayed leads — so the difference between them is the effect of
-the rules alone. Each replayed lead adds one to its rep's load as the replay goes, as it did in
-reality.
+the rules alone. Each replayed lead adds one to its rep's load as the replay goes, until the moment
+it stopped being open work in reality (first effective contact or closing).
 
 Each lead is replayed in the world *as it was when it came in* (L11, L10, L9), read from history
 (simple_history `as_of`): the reps' team, duty and capacity, leave and working hours, territories,
@@ -17,6 +17,7 @@ The page also counts the ties each rule set leaves to rotation: how many the dra
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -126,7 +127,7 @@ def _owners_at(leads: list[Lead]) -> dict[int, list[tuple[datetime, int | None]]
     """customer id → [(history date, owner id)] sorted: the owner as of any moment is a bisect."""
     customer_ids = {lead.customer_id for lead in leads if lead.customer_id}
     timeline: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
-    rows = Customer.history.filter(id__in=customer_ids, history_date__lte=leads[-1].created_at).order_by("history_date", "history_id")
+    rows = Customer.history.filter(id__in=customer_ids).order_by("history_date", "history_id")
     for customer_id, when, owner_id in rows.values_list("id", "history_date", "owner_id"):
         timeline[customer_id].append((when, owner_id))
     return timeline
@@ -180,12 +181,21 @@ def _frames(leads: list[Lead]) -> list[Frame]:
     return frames
 
 
+def _left_open_at(lead: Lead) -> datetime | None:
+    """When the lead stopped counting as open work in reality (first effective contact or closing)."""
+    moments = [moment for moment in (lead.first_effective_contact_at, lead.closed_at) if moment]
+    return min(moments) if moments else None
+
+
 def _replay(rules: AssignmentRules, frames: list[Frame], baseline: dict[int, int]) -> Run:
     run = Run(rules)
     added: Counter = Counter()
+    releases: list[tuple[datetime, int, int]] = []  # (left open at, sequence, rep) — a heap
     last: dict[int, int] = {}
     weights = Weights.of(rules)
     for sequence, frame in enumerate(frames):
+        while releases and releases[0][0] <= frame.lead.created_at:
+            added[heapq.heappop(releases)[2]] -= 1
         for candidate in frame.candidates:
             candidate.open_count = baseline.get(candidate.user_id, 0) + added[candidate.user_id]
         decision = decide(frame.candidates, frame.facts, weights, lambda ids: {i: last.get(i) for i in ids})
@@ -193,6 +203,9 @@ def _replay(rules: AssignmentRules, frames: list[Frame], baseline: dict[int, int
         if decision.chosen_id is not None:
             added[decision.chosen_id] += 1
             last[decision.chosen_id] = sequence
+            left = _left_open_at(frame.lead)
+            if left is not None:
+                heapq.heappush(releases, (left, sequence, decision.chosen_id))
     return run
 
 
