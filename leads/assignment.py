@@ -28,6 +28,7 @@ whose last assignment is oldest wins (never assigned first), then the higher sco
 from __future__ import annotations
 
 import heapq
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -340,15 +341,38 @@ def invalidate_roster(**_signal_kwargs) -> None:
 
 
 def _load_roster() -> tuple:
-    rows = Rep.objects.filter(role=Role.REP, user__is_active=True).values_list(
-        "pk", "user_id", "user__first_name", "user__last_name", "user__username", "team_id", "grades_served", "capacity", "on_duty"
-    )
+    """(user id, name, team id, grades, line ids, capacity, on duty) of every active rep. Plain SQL:
+    it runs on every decision for every rep, where the ORM's per-row converters cost more than the
+    query (grades are JSON text on SQLite, a list on PostgreSQL; each distinct value parsed once)."""
+    from django.contrib.auth import get_user_model
+
+    reps = connection.ops.quote_name(Rep._meta.db_table)
+    users = connection.ops.quote_name(get_user_model()._meta.db_table)
+    through = connection.ops.quote_name(Rep.product_lines.through._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.id, r.user_id, u.first_name, u.last_name, u.username, r.team_id, r.grades_served, r.capacity, r.on_duty"
+            f" FROM {reps} r JOIN {users} u ON u.id = r.user_id WHERE r.role = %s AND u.is_active",
+            [Role.REP],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(f"SELECT t.rep_id, t.productline_id FROM {through} t JOIN {reps} r ON r.id = t.rep_id WHERE r.role = %s", [Role.REP])
+        line_rows = cursor.fetchall()
     lines: dict[int, set[int]] = {}
-    for rep_id, line_id in Rep.product_lines.through.objects.filter(rep__role=Role.REP).values_list("rep_id", "productline_id"):
+    for rep_id, line_id in line_rows:
         lines.setdefault(rep_id, set()).add(line_id)
+    grades_of: dict = {}
+
+    def grades(value) -> frozenset[str]:
+        key = value if isinstance(value, str) or value is None else tuple(value)
+        if key not in grades_of:
+            parsed = json.loads(value) if isinstance(value, str) else value
+            grades_of[key] = frozenset(parsed or ())
+        return grades_of[key]
+
     return tuple(
-        (user_id, _name(first, last, username), team_id, frozenset(grades or ()), frozenset(lines.get(rep_id, ())), capacity, on_duty)
-        for rep_id, user_id, first, last, username, team_id, grades, capacity, on_duty in rows
+        (user_id, _name(first, last, username), team_id, grades(grade_value), frozenset(lines.get(rep_id, ())), capacity, bool(on_duty))
+        for rep_id, user_id, first, last, username, team_id, grade_value, capacity, on_duty in rows
     )
 
 

@@ -84,14 +84,20 @@ class Availability:
     by_team: dict[int, Shift] = field(default_factory=dict)
     workdays: set[date] = field(default_factory=set)
 
+    _covered: dict = field(default_factory=dict, repr=False)  # Shift → on shift at `moment`
+
     def reason(self, user_id: int, team_id: int | None) -> str:
-        """"" when available, else ON_LEAVE or OFF_HOURS."""
+        """"" when available, else ON_LEAVE or OFF_HOURS. Called once per rep: each distinct shift
+        is evaluated once."""
         if user_id in self.on_leave:
             return ON_LEAVE
         shift = self.by_user.get(user_id) or (self.by_team.get(team_id) if team_id else None)
-        if shift is not None and not shift.covers(timezone.localtime(self.moment), self.workdays):
-            return OFF_HOURS
-        return ""
+        if shift is None:
+            return ""
+        covered = self._covered.get(shift)
+        if covered is None:
+            covered = self._covered[shift] = shift.covers(timezone.localtime(self.moment), self.workdays)
+        return "" if covered else OFF_HOURS
 
 
 def _shifts(rows: Iterable[tuple]) -> tuple[dict[int, Shift], dict[int, Shift]]:

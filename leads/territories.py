@@ -174,6 +174,47 @@ def read_territory_file(fileobj, name: str) -> list[tuple[int, dict[str, str]]]:
     return result
 
 
+@dataclass
+class _Known:
+    """What the file's lines are checked against (read once)."""
+
+    teams: dict
+    territories: dict
+    hospitals: dict
+    taken: dict  # (hospital id, city, district) → territory name
+    wanted_team: dict  # territory name → the team the file gives it first
+
+
+def _check_line(values: dict[str, str], known: _Known) -> tuple[list[str], tuple, object, str]:
+    """→ (problems, area key, team, territory name) for one line."""
+    name, team_name = values.get("territory", ""), values.get("team", "")
+    city, district = values.get("city", "").removesuffix("市"), values.get("district", "")
+    hospital_name = values.get("hospital", "")
+    problems = []
+    if not name:
+        problems.append("辖区为空")
+    team = known.teams.get(team_name)
+    if team is None:
+        problems.append(f"团队「{team_name}」不存在" if team_name else "团队为空")
+    existing = known.territories.get(name)
+    if existing is not None and team is not None and existing.team_id != team.pk:
+        problems.append(f"辖区「{name}」已属于「{existing.team.name}」")
+    if known.wanted_team.setdefault(name, team_name) != team_name:
+        problems.append(f"辖区「{name}」在文件中对应了不同的团队")
+    hospital = known.hospitals.get(hospital_name) if hospital_name else None
+    if hospital_name and hospital is None:
+        problems.append(f"医院「{hospital_name}」不在医院主数据中")
+    if hospital_name and (city or district):
+        problems.append("按医院划分时城市、区县留空")
+    if not hospital_name and not city:
+        problems.append("请填写城市，或填写医院")
+    key = (hospital.pk if hospital else None, "" if hospital else city, "" if hospital else district)
+    owner = known.taken.get(key)
+    if owner is not None and owner != name:
+        problems.append(f"该范围已属于辖区「{owner}」")
+    return problems, key, team, name
+
+
 def territories_import(rows: list[tuple[int, dict[str, str]]], *, by) -> ImportOutcome:
     """All rows or none: every line is checked first; any error → nothing is written and every
     bad line is named. Existing areas of the same territory are left as they are (re-importing the
@@ -182,64 +223,37 @@ def territories_import(rows: list[tuple[int, dict[str, str]]], *, by) -> ImportO
 
     from salesops.models import Hospital, Team
 
-    teams = {team.name: team for team in Team.objects.all()}
-    territories = {territory.name: territory for territory in Territory.objects.select_related("team")}
-    hospitals = {hospital.name: hospital for hospital in Hospital.objects.only("pk", "name")}
-    taken = {
-        (area.hospital_id, area.city, area.district): area.territory.name
-        for area in TerritoryArea.objects.select_related("territory")
-    }
-    outcome, plan, wanted_team = ImportOutcome([]), [], {}
+    known = _Known(
+        teams={team.name: team for team in Team.objects.all()},
+        territories={territory.name: territory for territory in Territory.objects.select_related("team")},
+        hospitals={hospital.name: hospital for hospital in Hospital.objects.only("pk", "name")},
+        taken={(a.hospital_id, a.city, a.district): a.territory.name for a in TerritoryArea.objects.select_related("territory")},
+        wanted_team={},
+    )
+    outcome, plan = ImportOutcome([]), []
     for line, values in rows:
-        name, team_name = values.get("territory", ""), values.get("team", "")
-        city, district = values.get("city", "").removesuffix("市"), values.get("district", "")
-        hospital_name = values.get("hospital", "")
-        problems = []
-        if not name:
-            problems.append("辖区为空")
-        team = teams.get(team_name)
-        if team is None:
-            problems.append(f"团队「{team_name}」不存在" if team_name else "团队为空")
-        existing = territories.get(name)
-        if existing is not None and team is not None and existing.team_id != team.pk:
-            problems.append(f"辖区「{name}」已属于「{existing.team.name}」")
-        if wanted_team.setdefault(name, team_name) != team_name:
-            problems.append(f"辖区「{name}」在文件中对应了不同的团队")
-        hospital = hospitals.get(hospital_name) if hospital_name else None
-        if hospital_name and hospital is None:
-            problems.append(f"医院「{hospital_name}」不在医院主数据中")
-        if hospital_name and (city or district):
-            problems.append("按医院划分时城市、区县留空")
-        if not hospital_name and not city:
-            problems.append("请填写城市，或填写医院")
-        key = (hospital.pk if hospital else None, "" if hospital else city, "" if hospital else district)
-        owner = taken.get(key)
-        if owner is not None and owner != name:
-            problems.append(f"该范围已属于辖区「{owner}」")
+        problems, key, team, name = _check_line(values, known)
         if problems:
             outcome.errors.append(f"第 {line} 行：" + "；".join(problems))
-            continue
-        if owner == name:
+        elif known.taken.get(key) == name:
             outcome.unchanged += 1
-            continue
-        taken[key] = name
-        plan.append((name, team, key))
+        else:
+            known.taken[key] = name
+            plan.append((name, team, key))
     if outcome.errors:
         return outcome
     with transaction.atomic():
         for name, team, (hospital_id, city, district) in plan:
-            territory = territories.get(name)
+            territory = known.territories.get(name)
             if territory is None:
                 territory = Territory(name=name, team=team)
-                territory._history_user = by
-                territory._change_reason = "Excel 导入"
+                territory._history_user, territory._change_reason = by, "Excel 导入"
                 territory.save()
-                territories[name] = territory
+                known.territories[name] = territory
                 outcome.territories_created += 1
             area = TerritoryArea(territory=territory, hospital_id=hospital_id, city=city, district=district)
             area.full_clean()
-            area._history_user = by
-            area._change_reason = "Excel 导入"
+            area._history_user, area._change_reason = by, "Excel 导入"
             area.save()
             outcome.areas_created += 1
     return outcome
