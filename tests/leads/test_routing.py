@@ -332,3 +332,16 @@ def test_reassignment_warns_on_unavailable_targets_and_needs_a_reason_to_overrid
     lead.refresh_from_db()
     manual = AssignmentDecision.objects.get(lead=lead, kind=DecisionKind.MANUAL)
     assert lead.assignee == target and manual.reason == "客户指定找 TA" and len(manual.context["override"]) == 2
+
+
+def test_why_this_rep_names_the_owner_and_territory_in_both_languages(client, owned, ningbo, alice, carol, team_b):
+    """L9/L10 on the lead page ("为什么分配给 TA"): basis, reason, territory, fits per dimension —
+    in Chinese by default and in English after switching."""
+    _territory("宁波", team_b, city="宁波")
+    lead = _intake("+8613800002080", ningbo).lead
+    client.force_login(carol)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "客户负责人 艾丽 可接，按客户归属分配" in page and "医院所在辖区：宁波" in page and "辖区匹配" in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Account owner" in page and "Hospital's territory: 宁波" in page and "Territory fit" in page
