@@ -75,6 +75,8 @@ class LeadStatus(models.TextChoices):
 
 
 OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.ACKNOWLEDGED)
+# R8: a repeat contact on a lead in one of these states opens a new lead linked to it.
+CLOSED_LEAD_STATUSES = (LeadStatus.CONVERTED, LeadStatus.CLOSED)
 # The board's red light: an open lead nobody followed up for this long.
 NOT_FOLLOWED_UP_AFTER = timedelta(hours=48)
 
@@ -162,6 +164,10 @@ class Lead(models.Model):
     close_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
     # L11: set while nobody can take the lead (off duty, on leave, off hours, full); cleared on assignment.
     unassigned_reason = models.CharField(_("未分配原因"), max_length=200, blank=True)
+    previous_lead = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_up_leads", verbose_name=_("上一条线索"),
+        help_text=_("同一电话在已关闭/已转化的线索之后再次咨询"),
+    )
     history = HistoricalRecords()
 
     objects = LeadQuerySet.as_manager()
@@ -521,6 +527,7 @@ class WebhookReceipt(AppendOnlyModel):
     class Meta:
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["endpoint", "key"], name="uniq_webhook_receipt")]
+        indexes = [models.Index(fields=["received_at"], name="webhook_receipt_received")]  # retention (R12)
         verbose_name = verbose_name_plural = _("接口回执")
 
 
