@@ -20,15 +20,17 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django_q.models import Schedule
 
 from salesops.delivery import channel_configured, claim
 from salesops.ledger import activity_append
-from salesops.models import ActivityKind, Channel, Customer, Department, Role
+from salesops.models import ActivityKind, Channel, Customer, Department, Role, Team
 from salesops.notifications import notification_enqueue
 
 from . import assignment
 from .access import can_change_lead, may_hand_to
+from .availability import availability_at
 from .intake import IntakeData, format_phone
 from .models import (
     CLOSED_LEAD_STATUSES,
@@ -39,6 +41,7 @@ from .models import (
     ContactKind,
     ContactOutcome,
     ContactSource,
+    ContactVerification,
     DecisionKind,
     DialerCall,
     DialerStatus,
@@ -262,13 +265,13 @@ def _record_repeat(lead: Lead, data: IntakeData, by, now: datetime) -> None:
 
 
 def _decide(lead: Lead, rules: AssignmentRules, now: datetime) -> assignment.Decision:
-    """Run the engine on the live picture and put the chosen rep on the (unsaved) lead."""
-    decision = assignment.decide(
-        assignment.load_candidates(), assignment.LeadFacts.of(lead), assignment.Weights.of(rules), assignment.last_assigned_from_db
-    )
+    """Run the engine on the live picture and put the chosen rep on the (unsaved) lead; a lead
+    nobody can take is marked with why (L11)."""
+    decision = assignment.decide_lead(lead, rules, now)
     if decision.chosen_id:
         lead.assignee = User.objects.select_related("rep").get(pk=decision.chosen_id)
         lead.assigned_at, lead.status = now, LeadStatus.ASSIGNED
+    lead.unassigned_reason = "" if decision.chosen_id else decision.reason[:200]
     return decision
 
 
@@ -284,6 +287,9 @@ def _store_decision(lead: Lead, rules: AssignmentRules, decision: assignment.Dec
         eligible_count=decision.eligible_count,
         tie_size=decision.tie_size,
         duration_us=decision.duration_us,
+        basis=decision.basis,
+        reason=decision.reason[:200],
+        context=decision.context,
     )
 
 
@@ -387,6 +393,8 @@ def _assignment_effects(lead: Lead, rules, decision, now: datetime, customer_cre
             stored = _store_decision(lead, rules, decision, now)
             if lead.assignee_id:
                 _after_assignment(lead, stored, rules, customer_created)
+            else:
+                alert_nobody_eligible(lead, stored.context)
             return stored
     except Exception:  # noqa: BLE001 - whatever failed, the lead itself is kept
         logger.exception("assignment of lead %s failed after it was saved; it stays new for the sweep", lead.pk)
@@ -397,26 +405,88 @@ def _assignment_effects(lead: Lead, rules, decision, now: datetime, customer_cre
         return None
 
 
+def alert_nobody_eligible(lead: Lead, context: dict) -> None:
+    """L11: nobody can take the lead — tell the responsible supervisor at once (the team of the
+    owner, else of the territory; the directors when there is none) on the escalation channels.
+    One alert per lead and recipient: the sweep retries the lead every minute without re-alerting."""
+    team_ids = [(context.get("owner") or {}).get("team_id"), *(context.get("territory") or {}).get("team_ids", [])]
+    ids = [pk for pk in team_ids if pk]
+    teams = {team.pk: team for team in Team.objects.filter(pk__in=ids, supervisor__is_active=True).select_related("supervisor__rep")}
+    team = next((teams[pk] for pk in ids if pk in teams), None)
+    recipients = [team.supervisor] if team else list(User.objects.select_related("rep").filter(rep__role=Role.DIRECTOR, is_active=True))
+    for recipient in recipients:
+        _notify(
+            recipient,
+            event="escalation",
+            lead=lead,
+            title=_("线索无人可接：%(who)s") % {"who": lead.hospital_display or lead.contact_name},
+            summary=_lead_summary(lead),
+            note=lead.unassigned_reason or _("无人可接"),
+            url=reverse("leads:detail", args=[lead.pk]),
+            key="nobody",
+        )
+
+
 def lead_assign_pending(*, lead_id: int, now: datetime | None = None) -> bool:
     """Retry the engine for a lead nobody could take at intake (everyone off duty or full), or
     whose assignment failed after it was saved (R1)."""
     now = now or timezone.now()
     with transaction.atomic():
         rules = AssignmentRules.live(for_update=True)
-        lead = Lead.objects.select_for_update(of=("self",)).select_related("product").filter(pk=lead_id, status=LeadStatus.NEW, assignee__isnull=True).first()
+        lead = (
+            Lead.objects.select_for_update(of=("self",)).select_related("product", "customer", "hospital")
+            .filter(pk=lead_id, status=LeadStatus.NEW, assignee__isnull=True).first()
+        )
         if lead is None:
             return False
+        marked = lead.unassigned_reason
         decision = _decide(lead, rules, now)
         if not decision.chosen_id:
+            if lead.unassigned_reason != marked:
+                lead.save(update_fields=["unassigned_reason"])
+            alert_nobody_eligible(lead, decision.context)  # once per lead and recipient (dedupe key)
             return False
-        lead.save(update_fields=["assignee", "assigned_at", "status"])
+        # The escalation clock starts now, at the assignment, not at intake (L11).
+        lead.save(update_fields=["assignee", "assigned_at", "status", "unassigned_reason"])
         stored = _store_decision(lead, rules, decision, now)
         _after_assignment(lead, stored, rules, customer_created=False)
     return True
 
 
-def lead_reassign(*, lead: Lead, to_user, by, reason: str = "") -> AssignmentDecision:
-    """A supervisor moves a lead to another rep (recorded as a manual decision, L4)."""
+class ReassignNeedsOverride(LeadActionError):
+    """L12: the target rep cannot take a lead right now (off duty, on leave, off hours, full);
+    the supervisor may still insist — with a reason — by confirming the override."""
+
+    def __init__(self, warnings: list[str]):
+        self.warnings = warnings
+        super().__init__(_("%(warnings)s。确需改派请勾选「仍然改派」并填写原因。") % {"warnings": "；".join(warnings)})
+
+
+REASSIGN_WARNINGS = {
+    assignment.OFF_DUTY: _lazy("%(name)s 当前不在岗"),
+    assignment.ON_LEAVE: _lazy("%(name)s 正在休假"),
+    assignment.OFF_HOURS: _lazy("%(name)s 不在工作时间"),
+    assignment.AT_CAPACITY: _lazy("%(name)s 待办已满（%(open)s/%(capacity)s）"),
+}
+
+
+def reassign_warnings(candidate: assignment.Candidate | None, name: str) -> list[str]:
+    """Why the target rep would not be picked by the engine right now (empty: nothing to warn)."""
+    if candidate is None:
+        return []
+    reasons = [assignment.OFF_DUTY] if not candidate.on_duty else []
+    if candidate.unavailable:
+        reasons.append(candidate.unavailable)
+    if candidate.open_count >= candidate.capacity:
+        reasons.append(assignment.AT_CAPACITY)
+    params = {"name": name, "open": candidate.open_count, "capacity": candidate.capacity}
+    return [str(REASSIGN_WARNINGS[reason]) % params for reason in reasons]
+
+
+def lead_reassign(*, lead: Lead, to_user, by, reason: str = "", override: bool = False) -> AssignmentDecision:
+    """A supervisor moves a lead to another rep (recorded as a manual decision, L4). A target who
+    is off duty, on leave, off hours or full is refused with the warnings unless `override` and a
+    reason are given (L12); the override is recorded on the decision."""
     rep = getattr(to_user, "rep", None)
     if rep is None or rep.role != Role.REP or not to_user.is_active:
         raise LeadActionError(_("只能改派给在职的销售代表"))
@@ -425,19 +495,26 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "") -> AssignmentDec
     now = timezone.now()
     with transaction.atomic():
         rules = AssignmentRules.live(for_update=True)
-        lead = Lead.objects.select_for_update(of=("self",)).select_related("product").get(pk=lead.pk)
+        lead = Lead.objects.select_for_update(of=("self",)).select_related("product", "customer", "hospital").get(pk=lead.pk)
         _require_write(lead, by)
         if lead.assignee_id == to_user.pk:
             raise LeadActionError(_("线索已经由 %(name)s 负责") % {"name": rep.display_name})
         previous_id = lead.assignee_id
-        candidates = assignment.load_candidates()
-        facts, weights = assignment.LeadFacts.of(lead), assignment.Weights.of(rules)
+        candidates = assignment.load_candidates(availability_at(now))
+        facts, weights = assignment.lead_facts(lead, candidates), assignment.Weights.of(rules)
         chosen = next((c for c in candidates if c.user_id == to_user.pk), None)
+        still_running = lead.status not in (LeadStatus.CONVERTED, LeadStatus.CLOSED)
+        warnings = reassign_warnings(chosen, rep.display_name) if still_running else []
+        if warnings and not override:
+            raise ReassignNeedsOverride(warnings)
+        if warnings and not reason.strip():
+            raise LeadActionError(_("改派给当前不可接的销售，请填写原因"))
         breakdown = [assignment.breakdown(chosen, facts, weights) | {"rank": 1}] if chosen else []
         lead.assignee = User.objects.select_related("rep").get(pk=to_user.pk)
         if lead.is_open:
             lead.status, lead.assigned_at = LeadStatus.ASSIGNED, now
             lead.acknowledged_at, lead.acknowledged_via, lead.escalated_at = None, "", None
+            lead.unassigned_reason = ""
         lead._history_user = by
         lead._change_reason = (reason or _("主管改派"))[:100]
         lead.save()
@@ -451,6 +528,8 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "") -> AssignmentDec
             decided_at=now,
             reason=reason[:200],
             candidates=breakdown,
+            basis="",
+            context={"override": warnings} if warnings else {},
         )
         if lead.is_open:
             _notify_assignee(lead, stored, rules.ack_timeout_minutes)
@@ -601,8 +680,12 @@ def _guarded(step, **kwargs) -> bool:
 # --- Contact attempts (L7) -----------------------------------------------------------------------
 
 
+CONTACT_PROOFS = ("phone_system", "visit_evidence")
+
+
 def contact_attempt_record(
-    *, lead: Lead, kind: str, by, duration_seconds: int = 0, outcome: str = ContactOutcome.ANSWERED, note: str = "", occurred_at: datetime | None = None
+    *, lead: Lead, kind: str, by, duration_seconds: int = 0, outcome: str = ContactOutcome.ANSWERED, note: str = "", occurred_at: datetime | None = None,
+    proof: str = "",
 ) -> ContactAttempt:
     """Log a rep's call (with duration) or on-site visit. A call of ≥ 60 s or a visit is an
     effective contact; the first one sets first_effective_contact_at. Every attempt is in the ledger."""
@@ -618,18 +701,22 @@ def contact_attempt_record(
         lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
         _require_write(lead, by)
         effective = kind == ContactKind.VISIT or duration_seconds >= EFFECTIVE_CALL_SECONDS
+        # T8: what a rep types is self-reported; a phone-system record or visit evidence proves it.
+        verification = ContactVerification.VERIFIED if proof in CONTACT_PROOFS else ContactVerification.SELF_REPORTED
         attempt = ContactAttempt(
             lead=lead, kind=kind, source=ContactSource.REP, by=by, occurred_at=occurred_at,
             duration_seconds=duration_seconds, outcome=outcome, effective=effective, note=note[:500],
+            verification=verification, proof=proof if proof in CONTACT_PROOFS else "",
         )
         attempt.full_clean()
         attempt._history_user = by
         attempt.save()
         if kind == ContactKind.CALL:
-            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk}
+            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk, "verification": verification}
             activity_append(rep=by, kind=ActivityKind.CALL, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         else:
-            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts={"lead_id": lead.pk})
+            facts = {"lead_id": lead.pk, "verification": verification}
+            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         fields = ["last_contact_at"]
         lead.last_contact_at = max(filter(None, [lead.last_contact_at, occurred_at]))
         if lead.assignee_id == by.pk and not lead.acknowledged_at:
@@ -696,6 +783,8 @@ def call_event_apply(event, *, now: datetime | None = None) -> DialerCall | None
         effective=False,
         note=_("外呼机器人第 %(n)s 次呼叫，意向 %(intent)s") % {"n": event.attempt, "intent": event.intent or "—"},
         dialer_call=call,
+        verification=ContactVerification.VERIFIED,  # T8: the robot's own callback proves the call
+        proof="call_robot",
     )
     lead = call.lead
     result = _("外呼结果：%(status)s %(seconds)s 秒") % {"status": call.get_status_display(), "seconds": call.talk_seconds}
@@ -718,7 +807,25 @@ def call_event_apply(event, *, now: datetime | None = None) -> DialerCall | None
 # --- Rules (L4, L8) ----------------------------------------------------------------------------
 
 
-def rules_create_draft(*, by, weight_grade: int, weight_product_line: int, weight_workload: int, ack_timeout_minutes: int, dedupe_window_days: int, note: str = "") -> AssignmentRules:
+RULE_FIELDS = (
+    "weight_grade", "weight_product_line", "weight_workload", "weight_territory", "owner_policy", "tie_band",
+    "ack_timeout_minutes", "dedupe_window_days",
+)
+
+
+def rules_initial(rules: AssignmentRules) -> dict:
+    """A new draft starts as a copy of `rules` (the live version)."""
+    return {name: getattr(rules, name) for name in RULE_FIELDS}
+
+
+def rules_create_draft(
+    *, by, weight_grade: int, weight_product_line: int, weight_workload: int, ack_timeout_minutes: int, dedupe_window_days: int,
+    note: str = "", **second_wave,
+) -> AssignmentRules:
+    """`second_wave`: weight_territory, owner_policy, tie_band (the model's defaults when left out)."""
+    unknown = set(second_wave) - {"weight_territory", "owner_policy", "tie_band"}
+    if unknown:
+        raise TypeError(f"unknown rule fields: {sorted(unknown)}")
     with transaction.atomic():
         last = AssignmentRules.objects.select_for_update().order_by("-version").first()
         rules = AssignmentRules(
@@ -731,6 +838,7 @@ def rules_create_draft(*, by, weight_grade: int, weight_product_line: int, weigh
             dedupe_window_days=dedupe_window_days,
             note=note[:200],
             created_by=by,
+            **second_wave,
         )
         rules.full_clean()
         rules._history_user = by

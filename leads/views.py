@@ -43,6 +43,7 @@ from .services import (
     lead_reassign,
     read_ack_token,
     rules_create_draft,
+    rules_initial,
     rules_publish,
 )
 from .simulation import simulate
@@ -243,7 +244,11 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST, user=request.user)
     if form.is_valid():
         data = form.cleaned_data
-        _attempt(request, lambda: lead_reassign(lead=lead, to_user=data["to"], by=request.user, reason=data["reason"]), _("已改派"))
+        _attempt(
+            request,
+            lambda: lead_reassign(lead=lead, to_user=data["to"], by=request.user, reason=data["reason"], override=data["override"]),
+            _("已改派"),
+        )
     else:
         messages.error(request, "；".join(" ".join(errors) for errors in form.errors.values()))
     next_url = request.POST.get("next", "")
@@ -352,10 +357,7 @@ def rules_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     live = AssignmentRules.live()
     can_edit = sees_everything(request.user)
-    form = RulesDraftForm(request.POST or None, instance=None, initial={
-        "weight_grade": live.weight_grade, "weight_product_line": live.weight_product_line, "weight_workload": live.weight_workload,
-        "ack_timeout_minutes": live.ack_timeout_minutes, "dedupe_window_days": live.dedupe_window_days,
-    })
+    form = RulesDraftForm(request.POST or None, instance=None, initial=rules_initial(live))
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied

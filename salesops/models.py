@@ -122,6 +122,9 @@ class Rep(models.Model):
     )
     capacity = models.PositiveSmallIntegerField(_("待办上限"), default=20)
     on_duty = models.BooleanField(_("在岗"), default=True)
+    # The days the rep counts in per-rep KPIs (D7/D8): headcount on a working day, anomaly rules.
+    started_on = models.DateField(_("入职日期"), null=True, blank=True, help_text=_("空 = 一直在职"))
+    left_on = models.DateField(_("离职日期"), null=True, blank=True, help_text=_("最后在职的一天；空 = 仍在职"))
     wecom_userid = models.CharField(_("企业微信ID"), max_length=64, blank=True, db_index=True)
     phone = models.CharField(_("手机"), max_length=20, blank=True)
     history = HistoricalRecords()
@@ -137,7 +140,12 @@ class Rep(models.Model):
     def display_name(self) -> str:
         return self.user.get_full_name() or self.user.username
 
+    def is_employed_on(self, day) -> bool:
+        return (self.started_on is None or self.started_on <= day) and (self.left_on is None or day <= self.left_on)
+
     def clean(self) -> None:
+        if self.started_on and self.left_on and self.left_on < self.started_on:
+            raise ValidationError({"left_on": _("离职日期不能早于入职日期")})
         unknown = set(self.grades_served or []) - set(HospitalGrade.values)
         if unknown:
             raise ValidationError({"grades_served": _("未知的医院等级：%s") % ", ".join(sorted(unknown))})
@@ -228,10 +236,26 @@ class Customer(models.Model):
 
 
 class Contact(models.Model):
+    """A person at a customer. The title is what a rep says; `title_verified_*` is who in ops or
+    supervision confirmed it (T3). Only a verified 院长/副院长 earns 院长级拜访."""
+
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("客户"))
     name = models.CharField(_("姓名"), max_length=40)
     title = models.CharField(_("职务"), max_length=10, choices=ContactTitle.choices, default=ContactTitle.DIRECTOR)
     phone = models.CharField(_("电话"), max_length=20, blank=True)
+    title_verified_as = models.CharField(
+        _("已核实职务"), max_length=10, choices=ContactTitle.choices, blank=True, editable=False
+    )
+    title_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("职务核实人"),
+    )
+    title_verified_at = models.DateTimeField(_("职务核实时间"), null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -244,6 +268,19 @@ class Contact(models.Model):
     @property
     def is_dean(self) -> bool:
         return self.title in DEAN_TITLES
+
+    @property
+    def title_is_verified(self) -> bool:
+        """The title as typed is the title someone entitled confirmed (a later edit unverifies)."""
+        return bool(self.title_verified_at) and self.title_verified_as == self.title
+
+    @property
+    def verified_title(self) -> str:
+        return self.title if self.title_is_verified else ""
+
+    @property
+    def is_verified_dean(self) -> bool:
+        return self.title_is_verified and self.title in DEAN_TITLES
 
 
 # --- The spine: the activity ledger -----------------------------------------------------------
@@ -268,7 +305,8 @@ class ActivityKind(models.TextChoices):
     APPROVAL = "approval", _("审批")
     DEAL_WON = "deal_won", _("成交")
     DEAL_LOST = "deal_lost", _("丢单")
-    PAYMENT_RECORDED = "payment_recorded", _("回款")
+    PAYMENT_RECORDED = "payment_recorded", _("回款推动")  # cash: verified money, once per instalment (T4)
+    PAYMENT_REVERSED = "payment_reversed", _("回款冲销")  # cash: the negative of a payment_recorded (T5)
 
 
 # Counted by the board and KPI 2 ("evidence-backed actions": photo, upload, signature, approval).

@@ -289,7 +289,9 @@ DIALER_SECRETS = env_list("DIALER_SECRETS")
 ASR_URL = os.environ.get("ASR_URL", "")
 ASR_MODEL = os.environ.get("ASR_MODEL", "whisper-1")
 ASR_API_KEY = os.environ.get("ASR_API_KEY", "")
-PDF_TTF_FONT = os.environ.get("PDF_TTF_FONT", "")  # e.g. /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# C8: PDFs embed a CJK TrueType font by default (fonts-wqy-zenhei, installed by `make install`);
+# PDF_TTF_FONT="" falls back to the non-embedded CID font STSong-Light.
+PDF_TTF_FONT = os.environ.get("PDF_TTF_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "5"))
 
 LOGGING = {
