@@ -45,6 +45,7 @@ run: migrate
 	@trap 'kill 0' INT TERM; \
 	DEBUG=1 $(PY) manage.py qcluster & \
 	DEBUG=1 Q_CLUSTER_NAME=salesops-delivery $(PY) manage.py qcluster & \
+	DEBUG=1 Q_CLUSTER_NAME=salesops-wecom $(PY) manage.py qcluster & \
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) & \
 	wait
 

@@ -43,10 +43,16 @@ def delivery_cluster() -> str | None:
     return getattr(settings, "Q_DELIVERY_CLUSTER", None) or None
 
 
-def schedule(notification_id: int) -> None:
+def cluster_for(channel: str | None) -> str | None:
+    """R3: a channel may have a queue of its own (`DELIVERY_CLUSTERS`, WeCom by default), so a hung
+    channel's backlog — queued before its circuit opened — never sits in front of another's rows."""
+    return getattr(settings, "DELIVERY_CLUSTERS", {}).get(channel) or delivery_cluster()
+
+
+def schedule(notification_id: int, channel: str | None = None) -> None:
     """Queue the delivery task (the row's `enqueued_at` marker is already set by its writer)."""
     async_task(
-        "salesops.tasks.deliver_notification", notification_id, task_name=f"notify-{notification_id}", cluster=delivery_cluster()
+        "salesops.tasks.deliver_notification", notification_id, task_name=f"notify-{notification_id}", cluster=cluster_for(channel)
     )
 
 
@@ -418,12 +424,12 @@ def deliver_due(now: datetime | None = None, limit: int = 500) -> int:
         .filter(fresh)
         .exclude(channel__in=[Channel.IN_APP, *blocked])
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "channel")[:limit]
     )
     queued = 0
-    for notification_id in due:
+    for notification_id, channel in due:
         # Only enqueued_at changes (left out of the history), so update() writes no audited change.
         if Notification.objects.filter(pk=notification_id).filter(fresh).update(enqueued_at=now):
-            schedule(notification_id)
+            schedule(notification_id, channel)
             queued += 1
     return queued

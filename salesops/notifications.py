@@ -50,5 +50,5 @@ def notification_enqueue(
     if notification.status == NotificationStatus.PENDING:
         from . import delivery
 
-        transaction.on_commit(lambda: delivery.schedule(notification.pk))
+        transaction.on_commit(lambda: delivery.schedule(notification.pk, notification.channel))
     return notification

@@ -166,11 +166,19 @@ Q_CLUSTER = {
 # R3: outbox deliveries have their own cluster (queue + workers: `Q_CLUSTER_NAME=salesops-delivery
 # manage.py qcluster`), so escalation and the sweeps never wait behind a hung channel. It runs no
 # schedules. Q_DELIVERY_CLUSTER="" puts deliveries back on the main cluster (one worker process).
+# WeCom (app + group robot), the highest-volume channel, has a queue of its own as well
+# (`Q_CLUSTER_NAME=salesops-wecom manage.py qcluster`), so its backlog never sits in front of e-mail.
 Q_DELIVERY_CLUSTER = os.environ.get("Q_DELIVERY_CLUSTER", "salesops-delivery")
+Q_WECOM_CLUSTER = os.environ.get("Q_WECOM_CLUSTER", "salesops-wecom")
+DELIVERY_CLUSTERS = {"wecom_app": Q_WECOM_CLUSTER, "wecom_robot": Q_WECOM_CLUSTER} if Q_DELIVERY_CLUSTER and Q_WECOM_CLUSTER else {}
 if Q_DELIVERY_CLUSTER:
     Q_CLUSTER["ALT_CLUSTERS"] = {
         Q_DELIVERY_CLUSTER: {"workers": int(os.environ.get("Q_DELIVERY_WORKERS", "4")), "timeout": 60, "retry": 90, "scheduler": False}
     }
+    if Q_WECOM_CLUSTER:
+        Q_CLUSTER["ALT_CLUSTERS"][Q_WECOM_CLUSTER] = {
+            "workers": int(os.environ.get("Q_WECOM_WORKERS", "2")), "timeout": 60, "retry": 90, "scheduler": False
+        }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -45,6 +45,9 @@ def run(report) -> None:
 
     from django_q.tasks import async_task
 
+    from django_q.conf import Conf
+
+    Conf.SYNC = False  # this bench queues for the real clusters below, never inline
     report.section("R3 channel isolation — hung WeCom, 1,000-row backlog, real qcluster processes")
     if connections["default"].vendor != "sqlite" and not os.environ.get("DATABASE_URL"):
         return
@@ -53,7 +56,7 @@ def run(report) -> None:
     supervisor = RepFactory(user=UserFactory(username="iso-sup", email="sup@example.com"), role=Role.SUPERVISOR, team=team, wecom_userid="sup-wx")
     team.supervisor = supervisor.user
     team.save()
-    rep = RepFactory(user=UserFactory(username="iso-rep", email="rep@example.com"), team=team, capacity=500, wecom_userid="rep-wx")
+    rep = RepFactory(user=UserFactory(username="iso-rep"), team=team, capacity=500, wecom_userid="rep-wx")
     env = dict(os.environ)
     env.update(
         Q_SYNC="0", WECOM_CORP_ID="ww-bench", WECOM_CORP_SECRET="bench", WECOM_AGENT_ID="1000002", WECOM_API_BASE=server.url,
@@ -62,6 +65,8 @@ def run(report) -> None:
     # Overdue leads (assigned 4 minutes ago), their notifications on the in-app channel only.
     past = timezone.now() - timedelta(minutes=4)
     leads = [lead_intake(data=IntakeData(contact_name=f"隔离{i}", phone=f"+86139000066{i:02d}"), now=past).lead for i in range(LEADS)]
+    rep.user.email = "rep@example.com"  # after the intakes: this process sends inline (Q_SYNC)
+    rep.user.save()
     now = timezone.now()
     Notification.objects.bulk_create(
         Notification(recipient=rep.user, channel=Channel.WECOM_APP, title=f"积压{i}", body="客户：王主任", dedupe_key=f"bench-wx-{i}", next_attempt_at=now, enqueued_at=now)
@@ -73,16 +78,25 @@ def run(report) -> None:
     )
     wecom_ids = list(Notification.objects.filter(dedupe_key__startswith="bench-wx-").values_list("pk", flat=True))
     email_ids = list(Notification.objects.filter(dedupe_key__startswith="bench-mail-").values_list("pk", flat=True))
-    cluster = settings.Q_DELIVERY_CLUSTER
-    queued_at = time.monotonic()
-    for pk in wecom_ids + email_ids:
-        async_task("salesops.tasks.deliver_notification", pk, cluster=cluster, sync=False)
-    async_task("leads.tasks.sweep", sync=False)
     workdir = os.path.dirname(os.environ.get("SQLITE_PATH", "/tmp/x"))
+    # Start the three clusters and wait until they run (a probe e-mail), then queue the backlog.
+    probe = Notification.objects.create(recipient=rep.user, channel=Channel.EMAIL, title="probe", dedupe_key="bench-probe")
+    delivery.schedule(probe.pk, Channel.EMAIL)
     processes = [
         _start_cluster(None, env, os.path.join(workdir, "qcluster-main.log")),
-        _start_cluster(cluster, env, os.path.join(workdir, "qcluster-delivery.log")),
+        _start_cluster(settings.Q_DELIVERY_CLUSTER, env, os.path.join(workdir, "qcluster-delivery.log")),
+        _start_cluster(settings.Q_WECOM_CLUSTER, env, os.path.join(workdir, "qcluster-wecom.log")),
     ]
+    started = time.monotonic()
+    while time.monotonic() - started < 90 and not Notification.objects.filter(pk=probe.pk, status=NotificationStatus.DELIVERED).exists():
+        time.sleep(0.5)
+    queued_at = time.monotonic()
+    now = timezone.now()
+    for pk in wecom_ids:
+        delivery.schedule(pk, Channel.WECOM_APP)
+    for pk in email_ids:
+        delivery.schedule(pk, Channel.EMAIL)
+    async_task("leads.tasks.sweep", sync=False)
     escalated_after = None
     try:
         deadline = time.monotonic() + 120
@@ -105,9 +119,9 @@ def run(report) -> None:
     seconds = sorted((at - now).total_seconds() for at in delivered)
     report.line("e-mails delivered behind the hung backlog", f"{len(seconds)}/{EMAILS}")
     if seconds:
-        report.line("e-mail queued → delivered, median / max", f"{statistics.median(seconds):.2f} / {seconds[-1]:.2f} s", "target median ≤ 5 s")
+        report.line("e-mail queued (behind the backlog) → delivered, median / max", f"{statistics.median(seconds):.2f} / {seconds[-1]:.2f} s", "target median ≤ 5 s")
     report.line("WeCom connections made (breaker threshold 5)", str(len(server.connections)))
     circuit = ChannelCircuit.objects.filter(channel=Channel.WECOM_APP).first()
     report.line("WeCom circuit", circuit.state if circuit else "—")
     report.line("WeCom rows still waiting (nothing lost)", str(Notification.objects.filter(pk__in=wecom_ids, status__in=delivery.DUE_STATUSES).count()))
-    report.line("all 60 overdue leads escalated after", f"{escalated_after:.1f} s" if escalated_after is not None else "not within 120 s", "target: within 4 min of assignment")
+    report.line("60 overdue leads: sweep queued → all escalated", f"{escalated_after:.1f} s" if escalated_after is not None else "not within 120 s", "main cluster, not behind deliveries")

@@ -170,9 +170,11 @@ def test_escalation_is_not_queued_behind_deliveries_and_fires_within_4_minutes(h
 def test_delivery_tasks_go_to_the_delivery_cluster(monkeypatch, settings):
     """R3: every delivery task names the delivery cluster (its own queue), never the main one."""
     calls = []
-    monkeypatch.setattr(delivery, "async_task", lambda *args, **kwargs: calls.append(kwargs))
-    delivery.schedule(1)
-    assert calls[0]["cluster"] == settings.Q_DELIVERY_CLUSTER != settings.Q_CLUSTER["name"]
+    monkeypatch.setattr(delivery, "async_task", lambda *args, **kwargs: calls.append(kwargs["cluster"]))
+    for channel in (Channel.EMAIL, Channel.CALL_ROBOT, Channel.WECOM_APP, Channel.WECOM_ROBOT):
+        delivery.schedule(1, channel)
+    assert calls == [settings.Q_DELIVERY_CLUSTER] * 2 + [settings.Q_WECOM_CLUSTER] * 2
+    assert settings.Q_CLUSTER["name"] not in calls and settings.Q_DELIVERY_CLUSTER != settings.Q_WECOM_CLUSTER
 
 
 @pytest.mark.django_db
@@ -228,7 +230,7 @@ def test_sweep_never_queues_a_row_twice(monkeypatch, alice):
     """R3: a row queued by its writer or by a sweep is not queued again while its task is waiting;
     once the task has run (or the marker is stale: a lost task) it can be queued again."""
     queued = []
-    monkeypatch.setattr(delivery, "schedule", queued.append)
+    monkeypatch.setattr(delivery, "schedule", lambda pk, channel=None: queued.append(pk))
     ids = _rows(alice, Channel.EMAIL, 5, "sweep-")
     assert delivery.deliver_due() == 5
     assert delivery.deliver_due() == 0 and delivery.deliver_due() == 0
@@ -242,7 +244,7 @@ def test_sweep_never_queues_a_row_twice(monkeypatch, alice):
 def test_concurrent_sweeps_queue_each_row_once(monkeypatch, alice):
     """R3: two sweeps racing (two schedulers, an overlap) queue each due row exactly once."""
     queued = []
-    monkeypatch.setattr(delivery, "schedule", queued.append)
+    monkeypatch.setattr(delivery, "schedule", lambda pk, channel=None: queued.append(pk))
     ids = _rows(alice, Channel.EMAIL, 60, "race-")
 
     def sweep() -> int:
