@@ -90,10 +90,12 @@ def run(report) -> None:
     started = time.monotonic()
     while time.monotonic() - started < 90 and not Notification.objects.filter(pk=probe.pk, status=NotificationStatus.DELIVERED).exists():
         time.sleep(0.5)
-    queued_at = time.monotonic()
-    now = timezone.now()
+    backlog_started = time.monotonic()
     for pk in wecom_ids:
         delivery.schedule(pk, Channel.WECOM_APP)
+    # Latency counts from queueing the e-mails / the sweep, right behind the whole WeCom backlog.
+    queued_at = time.monotonic()
+    now = timezone.now()
     for pk in email_ids:
         delivery.schedule(pk, Channel.EMAIL)
     async_task("leads.tasks.sweep", sync=False)
@@ -120,6 +122,7 @@ def run(report) -> None:
     report.line("e-mails delivered behind the hung backlog", f"{len(seconds)}/{EMAILS}")
     if seconds:
         report.line("e-mail queued (behind the backlog) → delivered, median / max", f"{statistics.median(seconds):.2f} / {seconds[-1]:.2f} s", "target median ≤ 5 s")
+    report.line("queueing the 1,000-row WeCom backlog took", f"{queued_at - backlog_started:.1f} s")
     report.line("WeCom connections made (breaker threshold 5)", str(len(server.connections)))
     circuit = ChannelCircuit.objects.filter(channel=Channel.WECOM_APP).first()
     report.line("WeCom circuit", circuit.state if circuit else "—")
