@@ -108,8 +108,11 @@ def demo_rules(now: datetime) -> tuple[AssignmentRules, AssignmentRules]:
     if live.decisions.exists() or AssignmentRules.objects.count() > 1:
         return live, live
     started, switched = now - timedelta(days=DAYS + 1), now - timedelta(days=NEW_RULES_DAYS_AGO)
-    live.weight_territory, live.owner_policy, live.tie_band, live.note = 0, OwnerPolicy.OFF, 0, "第一版：等级、产品线、负荷；严格同分轮转"
-    live.status, live.published_at = RulesStatus.RETIRED, started
+    # A published version is frozen (T7), so the fresh install's unused v1 is replaced, not edited.
+    version = live.version
+    live.delete()
+    live = AssignmentRules(version=version, status=RulesStatus.RETIRED, published_at=started, created_at=started,
+                           weight_territory=0, owner_policy=OwnerPolicy.OFF, tie_band=0, note="第一版：等级、产品线、负荷；严格同分轮转")
     live._history_date = started
     live.save()
     new = AssignmentRules(version=live.version + 1, status=RulesStatus.LIVE, published_at=switched, created_at=switched,
