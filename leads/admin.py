@@ -74,6 +74,8 @@ class LeadAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("页面"))
     def page_link(self, lead) -> str:
+        if lead.pk is None:  # the add form has no page yet
+            return "-"
         return format_html('<a href="{}">{}</a>', reverse("leads:detail", args=[lead.pk]), _("打开线索页"))
 
 

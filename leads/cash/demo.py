@@ -117,7 +117,7 @@ def _seed(ctx) -> dict:
         counts["quotes"] += 1
         counts["won"] += 1
         counts["solo"] += 1
-    counts["payments"] = _payments(won_deals, now, rng)
+    counts["payments"] = _payments(won_deals, now, rng, ctx.ops or ctx.director)
     rows, proposals = _bank_statement(ctx, now)
     return counts | {"rows": rows, "proposals": proposals}
 
@@ -199,7 +199,7 @@ def _plan(total: Decimal, closed_at: datetime, rng) -> list:
     return deals.default_plan(total, count, first_due)
 
 
-def _payments(won_deals: list, now: datetime, rng) -> int:
+def _payments(won_deals: list, now: datetime, rng, finance) -> int:
     """Old deals are mostly paid (some ≥ 90 % — green), some are overdue, recent ones wait."""
     today = timezone.localdate()
     recorded = 0
@@ -214,9 +214,11 @@ def _payments(won_deals: list, now: datetime, rng) -> int:
             if style == 2 and receivable.sequence == 1:
                 amount = receivable.amount
             received_on = min(receivable.due_date + timedelta(days=rng.randrange(-5, 25)), today)
-            pusher = rng.choice(teammates) if teammates and position % 3 == 0 else owner
+            # T4: the pusher is one of the deal's reps (named by finance, never by the rep)
+            credited = [mate for mate in teammates if deal.reps.filter(pk=mate.pk).exists()]
+            pusher = rng.choice(credited) if credited and position % 3 == 0 else owner
             at = timezone.make_aware(datetime.combine(received_on, datetime.min.time())) + timedelta(hours=15)
-            deals.payment_record(receivable=receivable, amount=amount, received_on=received_on, by=owner, pushed_by=pusher, reference=f"回单{deal.number}-{receivable.sequence}", at=min(at, now))
+            deals.payment_record(receivable=receivable, amount=amount, received_on=received_on, by=finance, pushed_by=pusher, reference=f"回单{deal.number}-{receivable.sequence}", at=min(at, now))
             recorded += 1
     return recorded
 

@@ -123,7 +123,7 @@ def verify(ids_file: str) -> None:
     capacity = dict(Rep.objects.values_list("user_id", "capacity"))
     over = [uid for uid, n in counted.items() if n > capacity.get(uid, 0)]
     seen: dict[int, list[int]] = {}
-    for chosen, candidates in AssignmentDecision.objects.filter(kind="auto", chosen__isnull=False).values_list("chosen", "candidates"):
+    for chosen, candidates in AssignmentDecision.objects.filter(kind="auto", chosen__isnull=False, lead__in=ids).values_list("chosen", "candidates"):
         for row in candidates or []:
             if row.get("user_id") == chosen and "open" in row:
                 seen.setdefault(chosen, []).append(row["open"])
