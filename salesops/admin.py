@@ -277,6 +277,7 @@ class HistoryLogAdmin(ReadOnlyAdmin):
 def register_history_logs(app_labels=("salesops", "leads", "cash", "visits", "scoring", "dashboards")) -> None:
     """Called once all apps are loaded (see urls.py): one read-only 审计日志 per audited model."""
     for model in apps.get_models():
-        if model._meta.app_label in app_labels and model.__name__.startswith("Historical"):
+        # (m2m snapshot tables of `m2m_fields` history are named Historical… too, but have no history_type)
+        if model._meta.app_label in app_labels and model.__name__.startswith("Historical") and hasattr(model, "history_type"):
             if not admin.site.is_registered(model):
                 admin.site.register(model, HistoryLogAdmin)

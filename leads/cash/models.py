@@ -301,7 +301,7 @@ class Deal(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("录入人")
     )
-    history = HistoricalRecords()  # reps are fixed when the deal closes
+    history = HistoricalRecords(m2m_fields=[reps])  # reps are fixed when the deal closes; any change is history (R9)
 
     objects = DealQuerySet.as_manager()
 
