@@ -31,12 +31,33 @@ from .models import (
     Rep,
     Team,
 )
+from .params import parse_int
 
 User = get_user_model()
 
 admin.site.site_header = _("SalesOps 运营后台")
 admin.site.site_title = "SalesOps"
 admin.site.index_title = _("运营后台")
+
+
+def _history_view_with_checked_id(view):
+    """simple_history's history page looks the object up with the raw URL text: "፩" or a NUL byte as
+    an integer id raised ValueError (a 500, R4). A malformed id is a 404, as in Django's own views."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        from django.contrib.admin.utils import unquote
+        from django.http import Http404
+
+        pk_field = self.model._meta.pk
+        if pk_field.get_internal_type() in ("AutoField", "BigAutoField", "IntegerField", "BigIntegerField"):
+            if parse_int(unquote(object_id), minimum=1) is None:
+                raise Http404(f"{self.model._meta.verbose_name} {object_id[:40]!r}")
+        return view(self, request, object_id, extra_context)
+
+    return history_view
+
+
+SimpleHistoryAdmin.history_view = _history_view_with_checked_id(SimpleHistoryAdmin.history_view)
 
 
 class ImportEntryMixin:
