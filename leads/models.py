@@ -470,3 +470,6 @@ class NotifyChannel(models.Model):
 
     def __str__(self) -> str:
         return self.get_channel_display()
+
+
+from .paste_jobs import PasteJob, PasteJobStatus  # noqa: E402,F401 - a model of this app (R4 large pastes)

@@ -35,6 +35,7 @@ from .access import can_change_lead, get_lead_for_user
 from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, RulesDraftForm, SimulateForm
 from .intake import PublicLeadForm, format_phone, parse_wechat_text
 from .models import AssignmentRules, Lead, LeadStatus, RulesStatus
+from .paste_jobs import PasteJob, paste_job_start, sync_line_limit
 from .services import (
     contact_attempt_record,
     lead_acknowledge,
@@ -261,6 +262,10 @@ def paste(request: HttpRequest) -> HttpResponse:
         context["lines"] = lines
         context["ok_count"] = sum(1 for line in lines if line.ok)
         context["error_count"] = sum(1 for line in lines if not line.ok)
+        if request.POST.get("action") == "confirm" and context["ok_count"] > sync_line_limit():
+            # R4: many lines are created by a background job; the page shows its progress.
+            job = paste_job_start(lines=[line for line in lines if line.ok], by=request.user)
+            return redirect(reverse("leads:paste_job", args=[job.pk]))
         if request.POST.get("action") == "confirm" and context["ok_count"]:
             created = []
             with transaction.atomic():
@@ -272,7 +277,21 @@ def paste(request: HttpRequest) -> HttpResponse:
             context["ok_count"] = 0
             new = sum(1 for _line, result in created if result.created)
             messages.success(request, _("已创建 %(new)s 条线索，%(dup)s 条并入已有线索") % {"new": new, "dup": len(created) - new})
+    context["sync_lines"] = sync_line_limit()
     template = "leads/paste.html#preview" if request.htmx else "leads/paste.html"
+    return render(request, template, context)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def paste_job(request: HttpRequest, pk: int) -> HttpResponse:
+    """Progress of a confirmed paste (polled by htmx every second until it is done)."""
+    job = PasteJob.objects.filter(pk=pk, created_by=request.user).first()
+    if job is None:
+        raise Http404("paste job")
+    leads = Lead.objects.filter(pk__in=job.lead_ids[:200]).order_by("pk") if job.finished else []
+    context = {"form": PasteForm(), "job": job, "job_leads": leads, "lines": None, "created": [], "sync_lines": sync_line_limit()}
+    template = "leads/paste.html#job" if request.htmx else "leads/paste.html"
     return render(request, template, context)
 
 
