@@ -15,18 +15,43 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import default_storage
-from django.db import transaction
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connection, transaction
 
 log = logging.getLogger(__name__)
 
 INCOMING = ".incoming"
+
+
+_pending = threading.local()  # final name → part file, for the transaction that staged it
+
+
+def _staged() -> dict[str, Path]:
+    if not hasattr(_pending, "names"):
+        _pending.names = {}
+    return _pending.names
+
+
+class StagingFileSystemStorage(FileSystemStorage):
+    """The media storage. Like an uncommitted row, a staged file is visible to the transaction that
+    wrote it (its name resolves to the part file while that transaction is open) and to nobody
+    else until the commit moves it into place."""
+
+    def path(self, name: str) -> str:
+        part = _staged().get(name) if connection.in_atomic_block else None
+        if part is not None and part.exists():
+            return str(part)
+        return super().path(name)
+
+    def final_path(self, name: str) -> str:
+        return super().path(name)
 
 
 def _local() -> bool:
@@ -47,6 +72,7 @@ class Staged:
     part: Path | None  # the part file waiting for the commit (None: stored directly)
 
     def discard(self) -> None:
+        _staged().pop(self.name, None)
         if self.part is not None:
             self.part.unlink(missing_ok=True)
         else:
@@ -73,6 +99,7 @@ def stage(name: str, data: bytes) -> Staged:
         part.unlink(missing_ok=True)
         raise
     staged = Staged(final, part)
+    _staged()[final] = part
     transaction.on_commit(lambda: _move_into_place(staged))
     return staged
 
@@ -84,7 +111,9 @@ def _content(data: bytes):
 
 
 def _move_into_place(staged: Staged) -> None:
-    target = Path(default_storage.path(staged.name))
+    _staged().pop(staged.name, None)
+    final_path = getattr(default_storage, "final_path", default_storage.path)
+    target = Path(final_path(staged.name))
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged.part, target)
 
