@@ -13,6 +13,6 @@ def create_cache_table(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("salesops", "0003_notification_delivery_fields")]
+    dependencies = [("salesops", "0006_merge_wave2c")]
 
     operations = [migrations.RunPython(create_cache_table, migrations.RunPython.noop)]

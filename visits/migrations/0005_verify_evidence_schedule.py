@@ -17,6 +17,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("visits", "0002_library_and_schedules")]
+    dependencies = [("visits", "0004_default_evidence_policy_and_open_task_snapshots")]
 
     operations = [migrations.RunPython(forwards, backwards)]
