@@ -245,7 +245,9 @@ def shanghai_time(iso: str) -> str:
 
 def report_pdf(data: dict) -> bytes:
     from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, Paragraph, Spacer
+    from reportlab.platypus import PageBreak, Spacer
+
+    from salesops.lib.pdf import Paragraph
 
     s = pdf.styles()
     kind_label = str(ReportKind(data["kind"]).label)

@@ -22,11 +22,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from salesops.integrations.dialer import parse_callback
 from salesops.integrations.webhooks import WebhookVerificationError, verify
+from salesops.params import raw_json_depth_exceeds
 
 from . import openapi, ratelimit
 from .intake import LeadIntakeForm
 from .models import WebhookReceipt, one_or_none
 from .services import call_event_apply, lead_intake
+
+
+# The intake and callback bodies are flat objects (a callback's transcript is a list of objects).
+MAX_JSON_DEPTH = 8
 
 
 def max_body_bytes() -> int:
@@ -65,8 +70,11 @@ def _signed_endpoint(
     if stored is not None:
         return JsonResponse(stored.response, status=stored.status_code, headers={"webhook-replay": "true"}, json_dumps_params={"ensure_ascii": False})
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8")
+        if raw_json_depth_exceeds(text, MAX_JSON_DEPTH):  # json.loads would recurse ~1,000 levels and fail
+            raise ValueError(_("JSON 嵌套超过 %(n)s 层") % {"n": MAX_JSON_DEPTH})
+        payload = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         status, answer = 400, {"errors": {"body": [_("不是有效的 JSON：%(error)s") % {"error": exc}]}}
     else:
         if not isinstance(payload, dict):

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from salesops.models import Hospital, HospitalGrade, Product
+from salesops.params import parse_int
 
 from .models import LeadSource, one_or_none
 
@@ -157,8 +158,9 @@ class LeadIntakeForm(forms.Form):
         text = unicodedata.normalize("NFKC", self.cleaned_data.get("hospital", "")).strip()
         if not text:
             return None, ""
+        number = parse_int(text, minimum=1) if text.isdigit() else None  # "፩".isdigit() is True too
         if text.isdigit():
-            hospital = one_or_none(Hospital.objects.filter(pk=int(text)))
+            hospital = one_or_none(Hospital.objects.filter(pk=number)) if number is not None else None
             if hospital is None:
                 raise ValidationError(_("没有编号为 %(value)s 的医院"), params={"value": text}, code="invalid")
             return hospital, hospital.name

@@ -551,3 +551,4 @@ class NotifyChannel(models.Model):
 
 # Territories, working hours and leave (L10, L11): their own module, registered in this app.
 from .routing_models import DayRule, Leave, LeaveKind, Territory, TerritoryArea, WorkSchedule  # noqa: E402,F401
+from .paste_jobs import PasteJob, PasteJobStatus  # noqa: E402,F401 - a model of this app (R4 large pastes)

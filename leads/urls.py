@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/close/", views.close, name="close"),
     path("ack/<str:token>/", views.ack_link, name="ack_link"),
     path("paste/", views.paste, name="paste"),
+    path("paste/jobs/<int:pk>/", views.paste_job, name="paste_job"),
     path("form/", views.public_form, name="public_form"),
     path("rules/", views.rules_list, name="rules"),
     path("rules/<int:pk>/simulate/", views.rules_simulate, name="simulate"),

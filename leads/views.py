@@ -29,12 +29,14 @@ from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, role_of, sees_everything
 from salesops.models import Channel, Notification, Product, Role
+from salesops.params import parse_int_param
 
 from . import ratelimit
 from .access import can_change_lead, get_lead_for_user
 from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, RulesDraftForm, SimulateForm
 from .intake import PublicLeadForm, format_phone, parse_wechat_text
 from .models import AssignmentRules, Lead, LeadStatus, RulesStatus
+from .paste_jobs import PasteJob, paste_job_start, sync_line_limit
 from .services import (
     contact_attempt_record,
     lead_acknowledge,
@@ -102,13 +104,13 @@ def team_leads(request: HttpRequest) -> HttpResponse:
     if not is_manager(request.user):
         raise PermissionDenied
     leads = Lead.objects.visible_to(request.user)
-    rep_id = request.GET.get("rep", "")
-    if rep_id.isdigit():
-        leads = leads.filter(assignee_id=int(rep_id))
+    rep_id = parse_int_param(request.GET, "rep")  # R4: "፩" or 23 digits is no filter, not a 500
+    if rep_id is not None:
+        leads = leads.filter(assignee_id=rep_id)
     context = _list_context(request, leads, scope="team")
     # Evaluated once: every row's select offers the same reps.
     context["reassign_choices"] = [choice for choice in ReassignForm(user=request.user).fields["to"].choices if choice[0]]
-    context["rep_id"] = rep_id
+    context["rep_id"] = "" if rep_id is None else str(rep_id)
     template = "leads/team_leads.html#team-list" if request.htmx else "leads/team_leads.html"
     return render(request, template, context)
 
@@ -286,6 +288,10 @@ def paste(request: HttpRequest) -> HttpResponse:
         context["lines"] = lines
         context["ok_count"] = sum(1 for line in lines if line.ok)
         context["error_count"] = sum(1 for line in lines if not line.ok)
+        if request.POST.get("action") == "confirm" and context["ok_count"] > sync_line_limit():
+            # R4: many lines are created by a background job; the page shows its progress.
+            job = paste_job_start(lines=[line for line in lines if line.ok], by=request.user)
+            return redirect(reverse("leads:paste_job", args=[job.pk]))
         if request.POST.get("action") == "confirm" and context["ok_count"]:
             created = []
             with transaction.atomic():
@@ -297,7 +303,21 @@ def paste(request: HttpRequest) -> HttpResponse:
             context["ok_count"] = 0
             new = sum(1 for _line, result in created if result.created)
             messages.success(request, _("已创建 %(new)s 条线索，%(dup)s 条并入已有线索") % {"new": new, "dup": len(created) - new})
+    context["sync_lines"] = sync_line_limit()
     template = "leads/paste.html#preview" if request.htmx else "leads/paste.html"
+    return render(request, template, context)
+
+
+@vary_on_headers("HX-Request")
+@login_required
+def paste_job(request: HttpRequest, pk: int) -> HttpResponse:
+    """Progress of a confirmed paste (polled by htmx every second until it is done)."""
+    job = PasteJob.objects.filter(pk=pk, created_by=request.user).first()
+    if job is None:
+        raise Http404("paste job")
+    leads = Lead.objects.filter(pk__in=job.lead_ids[:200]).order_by("pk") if job.finished else []
+    context = {"form": PasteForm(), "job": job, "job_leads": leads, "lines": None, "created": [], "sync_lines": sync_line_limit()}
+    template = "leads/paste.html#job" if request.htmx else "leads/paste.html"
     return render(request, template, context)
 
 
@@ -324,16 +344,17 @@ def public_form(request: HttpRequest) -> HttpResponse:
     products = Product.objects.filter(active=True).values_list("model_number", "name")
     if request.method == "GET":
         return render(request, "leads/public_form.html", {"form": PublicLeadForm(), "products": products})
+    form = PublicLeadForm(request.POST)
+    if form.is_bot:
+        # Answer like a success so the bot learns nothing; create nothing. Checked before the rate
+        # limit (R6): a bot's posts do not use up the allowance of the people behind the same IP.
+        return render(request, "leads/public_form.html", {"done": True})
     limit, window = getattr(settings, "LEAD_FORM_RATE_LIMIT", (5, 600))
     allowed, retry_after = ratelimit.hit("public-form", ratelimit.client_ip(request), limit=limit, window=window)
     if not allowed:
-        response = render(request, "leads/public_form.html", {"form": PublicLeadForm(request.POST), "products": products, "rate_limited": True, "retry_after": retry_after}, status=429)
+        response = render(request, "leads/public_form.html", {"form": form, "products": products, "rate_limited": True, "retry_after": retry_after}, status=429)
         response["Retry-After"] = str(retry_after)
         return response
-    form = PublicLeadForm(request.POST)
-    if form.is_bot:
-        # Answer like a success so the bot learns nothing; create nothing.
-        return render(request, "leads/public_form.html", {"done": True})
     if not form.is_valid():
         return render(request, "leads/public_form.html", {"form": form, "products": products}, status=400)
     try:
@@ -433,9 +454,11 @@ def inbox_badge(request: HttpRequest) -> HttpResponse:
 def inbox_read(request: HttpRequest) -> HttpResponse:
     """Mark one (`id`) or all notifications read; a notification's link then opens normally."""
     notifications = _inbox(request.user).filter(read_at__isnull=True)
-    notification_id = request.POST.get("id", "")
-    if notification_id.isdigit():
-        notifications = notifications.filter(pk=int(notification_id))
+    notification_id = parse_int_param(request.POST, "id")
+    if request.POST.get("id", "") and notification_id is None:
+        notifications = notifications.none()  # an id that is no id marks nothing (not everything)
+    elif notification_id is not None:
+        notifications = notifications.filter(pk=notification_id)
     now = timezone.now()
     for notification in notifications[:500]:
         notification.read_at = now

@@ -32,6 +32,7 @@ from .models import (
     Rep,
     Team,
 )
+from .params import parse_int
 
 User = get_user_model()
 
@@ -53,6 +54,26 @@ class HistoryAdmin(SimpleHistoryAdmin):
 admin.site.site_header = _("SalesOps 运营后台")
 admin.site.site_title = "SalesOps"
 admin.site.index_title = _("运营后台")
+
+
+def _history_view_with_checked_id(view):
+    """simple_history's history page looks the object up with the raw URL text: "፩" or a NUL byte as
+    an integer id raised ValueError (a 500, R4). A malformed id is a 404, as in Django's own views."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        from django.contrib.admin.utils import unquote
+        from django.http import Http404
+
+        pk_field = self.model._meta.pk
+        if pk_field.get_internal_type() in ("AutoField", "BigAutoField", "IntegerField", "BigIntegerField"):
+            if parse_int(unquote(object_id), minimum=1) is None:
+                raise Http404(f"{self.model._meta.verbose_name} {object_id[:40]!r}")
+        return view(self, request, object_id, extra_context)
+
+    return history_view
+
+
+SimpleHistoryAdmin.history_view = _history_view_with_checked_id(SimpleHistoryAdmin.history_view)
 
 
 class ImportEntryMixin:
@@ -312,6 +333,7 @@ class HistoryLogAdmin(ReadOnlyAdmin):
 def register_history_logs(app_labels=("salesops", "leads", "cash", "visits", "scoring", "dashboards")) -> None:
     """Called once all apps are loaded (see urls.py): one read-only 审计日志 per audited model."""
     for model in apps.get_models():
-        if model._meta.app_label in app_labels and model.__name__.startswith("Historical"):
+        # (m2m snapshot tables of `m2m_fields` history are named Historical… too, but have no history_type)
+        if model._meta.app_label in app_labels and model.__name__.startswith("Historical") and hasattr(model, "history_type"):
             if not admin.site.is_registered(model):
                 admin.site.register(model, HistoryLogAdmin)

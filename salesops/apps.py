@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class SalesOpsConfig(AppConfig):
     name = "salesops"
     verbose_name = _("基础数据")
+
+    def ready(self) -> None:
+        from . import user_audit  # noqa: F401 - connects the user-history labels (R9)

@@ -127,7 +127,7 @@ class Rep(models.Model):
     left_on = models.DateField(_("离职日期"), null=True, blank=True, help_text=_("最后在职的一天；空 = 仍在职"))
     wecom_userid = models.CharField(_("企业微信ID"), max_length=64, blank=True, db_index=True)
     phone = models.CharField(_("手机"), max_length=20, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[product_lines])  # R9: product-line changes are history too
 
     class Meta:
         ordering = ["team__name", "user__username"]
@@ -596,3 +596,21 @@ class ImportJob(models.Model):
     @property
     def valid_rows(self) -> list[dict]:
         return [row for row in self.rows if not row.get("errors")]
+
+
+# --- User changes are history (R9) ----------------------------------------------------------
+# Role and team live on Rep (tracked above); active, staff, name, e-mail and password changes live
+# on auth.User. The password hash itself is not copied into history (a change is labelled
+# "修改密码" instead), and a login's last_login stamp writes no row (see salesops.user_audit).
+def _register_user_history() -> None:
+    from django.contrib.auth import get_user_model
+    from simple_history import register
+    from simple_history.exceptions import MultipleRegistrationsError
+
+    try:
+        register(get_user_model(), app="salesops", table_name="salesops_historicaluser", excluded_fields=["password", "last_login"])
+    except MultipleRegistrationsError:
+        pass
+
+
+_register_user_history()

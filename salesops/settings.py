@@ -213,7 +213,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # R10: uploads are staged and moved into place when their row commits (visits/storage.py).
+    "default": {"BACKEND": "visits.storage.StagingFileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -255,7 +256,7 @@ if not DEBUG and not TESTING:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)  # R5: only when the site has asked to be preloaded
 
 # --- Mail -------------------------------------------------------------------------------------
 # Django 6.1 mailers (EMAIL_BACKEND is deprecated). Locally mail is printed on the console; in
@@ -285,8 +286,6 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "SalesOps <noreply@sal
 LEAD_INTAKE_SECRETS = env_list("LEAD_INTAKE_SECRETS")
 # Sites allowed to embed the public lead form in an iframe (CSP frame-ancestors), e.g. https://www.example.com
 LEAD_FORM_FRAME_ANCESTORS = env_list("LEAD_FORM_FRAME_ANCESTORS")
-# Behind N reverse proxies, the client IP for rate limits is the N-th address from the right.
-LEAD_TRUSTED_PROXY_HOPS = int(os.environ.get("LEAD_TRUSTED_PROXY_HOPS", "0"))
 WECOM_CORP_ID = os.environ.get("WECOM_CORP_ID", "")
 WECOM_CORP_SECRET = os.environ.get("WECOM_CORP_SECRET", "")
 WECOM_AGENT_ID = os.environ.get("WECOM_AGENT_ID", "")
@@ -312,3 +311,31 @@ LOGGING = {
 
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Hardening (R5, R6): login lockout, shared rate limits, trusted proxies, headers -----------
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["salesops.security.SecurityHeadersMiddleware", "axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Addresses (or networks) of our own reverse proxies. X-Forwarded-For is read only when the request
+# comes from one of them; a client talking to us directly cannot choose its own IP.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # an account and an address lock separately
+AXES_COOLOFF_TIME = "salesops.security.login_cool_off"  # 15 min, doubling per lockout within 24 h
+AXES_CLIENT_IP_CALLABLE = "salesops.security.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
+# Rate limits live in the database unless Redis is configured: every web process shares the count.
+CACHES["ratelimit"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "ratelimit"}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "salesops_ratelimit_cache",
+          "OPTIONS": {"MAX_ENTRIES": 100000, "CULL_FREQUENCY": 10}}
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(self), display-capture=(), geolocation=(self), gyroscope=(), "
+    "magnetometer=(), microphone=(self), payment=(), usb=(), fullscreen=(self)"
+)
+PASSWORD_RESET_TIMEOUT = 3600  # a reset link works for one hour

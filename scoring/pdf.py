@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from reportlab.platypus import Paragraph, Spacer
+from reportlab.platypus import Spacer
 
 from salesops.lib import pdf
 from salesops.lib.money import rmb_uppercase
+from salesops.lib.pdf import Paragraph
 
 
 def split_rule_text() -> str:

@@ -314,9 +314,8 @@ def _write(batch: Batch, rng: random.Random) -> None:
     corrections = [(i, e) for i, e in batch.evidence if e.version > 1]
     for index, evidence in firsts + corrections:
         evidence.task = by_index[index]
-    # Evidence, needs and transcripts are write-once records that carry their own who/when; the
-    # demo skips their creation history rows (half the rows, half the seeding time).
-    created = Evidence.objects.bulk_create([e for _, e in firsts], batch_size=500)
+    # R9: demo rows get their creation history like real uploads (who/when from each row).
+    created = bulk_create_with_history([e for _, e in firsts], Evidence, batch_size=500)
     first_of = {(e.task_id, e.module_id): e for e in created}
     earliest_of_file: dict[str, Evidence] = {}
     for evidence in sorted(created, key=lambda e: e.uploaded_at):
@@ -328,19 +327,19 @@ def _write(batch: Batch, rng: random.Random) -> None:
         if earlier is not None and earlier.task_id != evidence.task.pk:
             evidence.flags = [repeat_flag(earlier, "与 %(rep)s %(when)s 在 %(customer)s 上传的照片完全相同", 0)]
             evidence.flagged = True
-    created += Evidence.objects.bulk_create([e for _, e in corrections], batch_size=500)
+    created += bulk_create_with_history([e for _, e in corrections], Evidence, batch_size=500)
     needs = []
     for index, rows in batch.needs:
         for need in rows:
             need.task = by_index[index]
             needs.append(need)
-    Need.objects.bulk_create(needs, batch_size=1000)
+    needs = bulk_create_with_history(needs, Need, batch_size=1000)
     transcripts = []
     for evidence, text in batch.transcripts:
         transcript = VoiceTranscript(evidence=evidence, text=text, status=TranscriptStatus.DONE, backend="manual", transcribed_at=evidence.uploaded_at + timedelta(minutes=20), edited_by=evidence.uploaded_by)
         transcript._history_user, transcript._history_date = evidence.uploaded_by, transcript.transcribed_at
         transcripts.append(transcript)
-    VoiceTranscript.objects.bulk_create(transcripts, batch_size=500)
+    bulk_create_with_history(transcripts, VoiceTranscript, batch_size=500)
     _ledger(tasks, created, needs)
 
 

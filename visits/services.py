@@ -11,8 +11,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,7 +21,7 @@ from salesops.access import is_manager, sees_everything, team_ids_of
 from salesops.ledger import activity_append
 from salesops.models import ActivityKind, Contact, Customer, Role
 
-from . import media
+from . import media, storage
 from .authenticity import photo_flags
 from .geo import distance_to_hospital_m, valid_point
 from .models import (
@@ -404,8 +402,8 @@ def evidence_add(
         with transaction.atomic():
             return _evidence_save(task, module, by, inspected, upload.name or "", uploaded_at, flags, distance, correction_note, stored)
     except Exception:
-        for name in stored:  # the row was not written: do not leave an orphan file behind
-            default_storage.delete(name)
+        for staged in stored:  # the row was not written: do not leave an orphan file behind
+            staged.discard()
         raise
 
 
@@ -440,13 +438,12 @@ def _evidence_save(task, module, by, inspected, original_name, uploaded_at, flag
         uploaded_by=by,
         uploaded_at=uploaded_at,
     )
-    name = default_storage.save(evidence_upload_path(evidence, f"x{inspected.extension}"), ContentFile(inspected.data))
-    stored.append(name)
-    evidence.file.name = name
+    # R10: written aside, moved to these names only when the row commits (visits.storage).
+    stored.append(storage.stage(evidence_upload_path(evidence, f"x{inspected.extension}"), inspected.data))
+    evidence.file.name = stored[-1].name
     if inspected.thumbnail:
-        thumb = default_storage.save(f"evidence/thumbs/{timezone.now():%Y/%m}/{inspected.sha256[:32]}.jpg", ContentFile(inspected.thumbnail))
-        stored.append(thumb)
-        evidence.thumbnail.name = thumb
+        stored.append(storage.stage(f"evidence/thumbs/{timezone.now():%Y/%m}/{inspected.sha256[:32]}.jpg", inspected.thumbnail))
+        evidence.thumbnail.name = stored[-1].name
     evidence._history_user = by
     evidence.save()
     activity_append(
@@ -561,22 +558,38 @@ def transcript_attempt(*, evidence_id: int) -> VoiceTranscript | None:
         with evidence.file.open("rb") as handle:
             audio = handle.read()
         text = transcriber.transcribe(audio=audio, filename=f"memo{media.sniff_audio(audio)[1]}", content_type=evidence.content_type)
-        error = ""
-    except (TranscriptionError, OSError) as exc:
+        error = "" if (text or "").strip() else _("转写结果为空")
+    except TranscriptionError as exc:
         text, error = "", str(exc)[:500]
-    transcript.attempts += 1
-    transcript.attempt_log = [*transcript.attempt_log, {"at": timezone.now().isoformat(), "ok": not error, "detail": error or _("成功")}]
-    transcript.backend = transcriber.name
-    if not error:
-        transcript.text, transcript.status = text, TranscriptStatus.DONE
-        transcript.transcribed_at, transcript.next_attempt_at, transcript.last_error = timezone.now(), None, ""
-    else:
-        transcript.last_error = error
-        if transcript.attempts >= int(getattr(settings, "VISITS_ASR_MAX_ATTEMPTS", 5)):
-            transcript.status, transcript.next_attempt_at = TranscriptStatus.FAILED, None
+    except Exception as exc:  # noqa: BLE001 - R11: every failure is a recorded attempt, never a silent loop
+        text, error = "", f"{exc.__class__.__name__}: {exc}"[:500]
+    return _transcript_record_attempt(transcript.pk, text=(text or "").strip(), error=error, backend=transcriber.name)
+
+
+def _transcript_record_attempt(transcript_id: int, *, text: str, error: str, backend: str) -> VoiceTranscript:
+    """Write one attempt's outcome — conditionally: the row is re-read under the write lock and only a
+    transcript still waiting for the machine takes the text. A manual transcript saved while the
+    worker was busy stays as the person wrote it; the late attempt is only logged (R11)."""
+    with transaction.atomic():
+        transcript = VoiceTranscript.objects.select_for_update().get(pk=transcript_id)
+        transcript.attempts += 1
+        late = transcript.status not in (TranscriptStatus.PENDING, TranscriptStatus.RETRYING)
+        detail = error or (_("成功（已有人工转写，未覆盖）") if late else _("成功"))
+        transcript.attempt_log = [*transcript.attempt_log, {"at": timezone.now().isoformat(), "ok": not error, "detail": detail}]
+        if late:
+            transcript.save(update_fields=["attempts", "attempt_log"])
+            return transcript
+        transcript.backend = backend
+        if not error:
+            transcript.text, transcript.status = text, TranscriptStatus.DONE
+            transcript.transcribed_at, transcript.next_attempt_at, transcript.last_error = timezone.now(), None, ""
         else:
-            transcript.status, transcript.next_attempt_at = TranscriptStatus.RETRYING, timezone.now() + _backoff(transcript.attempts)
-    transcript.save()
+            transcript.last_error = error
+            if transcript.attempts >= int(getattr(settings, "VISITS_ASR_MAX_ATTEMPTS", 5)):
+                transcript.status, transcript.next_attempt_at = TranscriptStatus.FAILED, None
+            else:
+                transcript.status, transcript.next_attempt_at = TranscriptStatus.RETRYING, timezone.now() + _backoff(transcript.attempts)
+        transcript.save()
     return transcript
 
 

@@ -21,8 +21,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, users_visible_to
 from salesops.models import Activity, Customer
+from salesops.params import parse_int_param
 
-from . import qr, services
+from . import qr, services, storage
 from .access import get_evidence_for_user, get_task_by_token_for_user, get_task_for_user, get_template_for_user
 from .forms import EvidenceUploadForm, ModuleFormSet, NeedsForm, NotesForm, StartVisitForm, TaskCreateForm, TemplateForm
 from .geo import hospital_wgs84, haversine_m, valid_point
@@ -139,11 +140,11 @@ def start_visit(request: HttpRequest) -> HttpResponse:
 def task_list(request: HttpRequest) -> HttpResponse:
     """Team visits for supervisors (drill-down entry), own visits for reps."""
     tasks = VisitTask.objects.visible_to(request.user).select_related("rep", "customer", "template", "contact")
-    rep_id = request.GET.get("rep", "")
+    rep_id = parse_int_param(request.GET, "rep")
     status = request.GET.get("status", "")
     flagged = request.GET.get("flagged") == "1"
-    if rep_id.isdigit():
-        tasks = tasks.filter(rep_id=int(rep_id))
+    if rep_id is not None:
+        tasks = tasks.filter(rep_id=rep_id)
     if status in TaskStatus.values:
         tasks = tasks.filter(status=status)
     tasks = tasks.annotate(
@@ -157,7 +158,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "visits/task_list.html",
-        {"tasks": tasks, "reps": reps, "rep_id": rep_id, "status": status, "flagged": flagged, "statuses": TaskStatus.choices},
+        {"tasks": tasks, "reps": reps, "rep_id": "" if rep_id is None else str(rep_id), "status": status, "flagged": flagged, "statuses": TaskStatus.choices},
     )
 
 
@@ -376,9 +377,9 @@ def qr_pack(request: HttpRequest) -> HttpResponse:
         .select_related("rep", "customer", "customer__hospital", "contact", "template")
         .order_by("rep__username", "customer__name")
     )
-    rep_id = request.GET.get("rep", "")
-    if rep_id.isdigit():
-        tasks = tasks.filter(rep_id=int(rep_id))
+    rep_id = parse_int_param(request.GET, "rep")
+    if rep_id is not None:
+        tasks = tasks.filter(rep_id=rep_id)
     cards = [{"task": task, "svg": qr.qr_svg(task, scale=3).decode(), "url": qr.task_url(task)} for task in tasks[:200]]
     return render(request, "visits/qr_pack.html", {"cards": cards, "day": day, "previous": day - timedelta(days=1), "next": day + timedelta(days=1)})
 
@@ -418,6 +419,10 @@ def _download_name(evidence: Evidence) -> str:
 def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
     """The original file, byte for byte, to users who may see the visit (others get 404)."""
     evidence = get_evidence_for_user(request, pk)
+    actual = storage.file_sha256(evidence.file)
+    if actual != evidence.sha256:  # R10: a changed or missing original is never served as evidence
+        storage.integrity_alert(evidence, actual, where=f"下载（{request.user.get_username()}）")
+        return render(request, "visits/evidence_integrity.html", {"evidence": evidence, "missing": actual is None}, status=409)
     # Browsers show these themselves; anything else (HEIC, AMR …) is offered as a download.
     shown = evidence.content_type in BROWSER_SHOWS or evidence.is_audio
     inline = shown and request.GET.get("download") != "1"

@@ -328,7 +328,7 @@ class Deal(models.Model):
     # Milestone dates the receivable plan's due rules read (C6); set on the deal page.
     delivered_on = models.DateField(_("到货日期"), null=True, blank=True)
     accepted_on = models.DateField(_("验收日期"), null=True, blank=True)
-    history = HistoricalRecords()  # reps are fixed when the deal closes
+    history = HistoricalRecords(m2m_fields=[reps])  # reps are fixed when the deal closes; any change is history (R9)
 
     objects = DealQuerySet.as_manager()
 

@@ -10,10 +10,11 @@ from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Spacer, Table, TableStyle
 
 from salesops.lib import pdf
 from salesops.lib.money import rmb_uppercase
+from salesops.lib.pdf import Paragraph
 
 from .models import CashSettings, QuoteStatus, QuoteVersion
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, users_visible_to
+from salesops.params import parse_int_param
 
 from . import access, deals, lifecycle, quotes, statements
 from .lifecycle import QuoteAction
@@ -699,15 +700,15 @@ def overdue(request: HttpRequest) -> HttpResponse:
     """Overdue receivables per rep and per team (the viewer's scope)."""
     today = timezone.localdate()
     receivables = Receivable.objects.visible_to(request.user).overdue(today)
-    owner = request.GET.get("rep")
+    owner = parse_int_param(request.GET, "rep")
     rows = receivables.select_related("deal__hospital", "deal__owner__rep__team").order_by("due_date")
-    if owner and owner.isdigit() and users_visible_to(request.user).filter(pk=owner).exists():
+    if owner is not None and users_visible_to(request.user).filter(pk=owner).exists():
         rows = rows.filter(deal__owner_id=owner)
     summary = deals.overdue_summary(receivables)
     rows = list(rows[:200])
     for row in rows:
         row.days_overdue = (today - row.due_date).days
-    return render(request, "cash/overdue.html", {"rows": rows, "summary": summary, "today": today, "selected_rep": owner or ""})
+    return render(request, "cash/overdue.html", {"rows": rows, "summary": summary, "today": today, "selected_rep": "" if owner is None else str(owner)})
 
 
 # --- Bank statements -------------------------------------------------------------------------------

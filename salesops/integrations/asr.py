@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import secrets
 import urllib.error
@@ -96,7 +97,8 @@ class HttpTranscriber:
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:300].decode(errors="replace")
             raise TranscriptionError(f"HTTP {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+            # HTTPException covers IncompleteRead and RemoteDisconnected: a cut-off reply is a failure.
             raise TranscriptionError(f"{exc.__class__.__name__}: {exc}") from exc
         try:
             text = json.loads(raw)["text"]
@@ -104,6 +106,8 @@ class HttpTranscriber:
             raise TranscriptionError(f"unexpected reply: {raw[:200]!r}") from exc
         if not isinstance(text, str):
             raise TranscriptionError(f"unexpected reply: {raw[:200]!r}")
+        if not text.strip():
+            raise TranscriptionError("empty transcript (转写结果为空)")
         return text.strip()
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
+from salesops.params import parse_datetime_value
 
 from . import IntegrationError, post_json, raise_for_http_status
 from .webhooks import signature_headers
@@ -91,7 +91,7 @@ def parse_callback(data) -> tuple[CallEvent | None, dict[str, list[str]]]:
         value = data.get(name)
         if value in (None, ""):
             return None
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        parsed = parse_datetime_value(value)  # "2026-13-45" is None here, not a ValueError
         if parsed is None or parsed.tzinfo is None:
             errors.setdefault(name, []).append("must be an ISO 8601 time with offset")
         return parsed
@@ -105,7 +105,7 @@ def parse_callback(data) -> tuple[CallEvent | None, dict[str, list[str]]]:
         errors.setdefault("talk_seconds", []).append("must be an integer number of seconds")
         talk_seconds = 0
     attempt = data.get("attempt", 1) or 1
-    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or not 1 <= attempt <= 1000:
         errors.setdefault("attempt", []).append("must be a positive integer")
         attempt = 1
     transcript = data.get("transcript") or []

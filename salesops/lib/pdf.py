@@ -20,9 +20,31 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus import Paragraph as MarkupParagraph
+from reportlab.platypus import SimpleDocTemplate, Table, TableStyle
+from xml.sax.saxutils import escape as _xml_escape
 
 CID_FONT = "STSong-Light"
+
+
+def escape(text: object) -> str:
+    """Plain text → text reportlab's paragraph parser shows literally (`<`, `>`, `&` escaped).
+
+    ReportLab treats a paragraph's text as markup: `<img src="/any/file">` embeds a file from the
+    server, `<a href>` adds a link, an unclosed `<b>` raises. User text must never reach it raw (R7).
+    """
+    return _xml_escape("" if text is None else str(text))
+
+
+class Paragraph(MarkupParagraph):
+    """The only paragraph the project builds: its text is always plain text, never markup (R7).
+
+    Modules import this one (`from salesops.lib.pdf import Paragraph`), not reportlab's; a test
+    keeps it that way. Line breaks in the text are kept as `<br/>`.
+    """
+
+    def __init__(self, text: object, style=None, *args, **kwargs) -> None:
+        super().__init__(escape(text).replace("\n", "<br/>"), style, *args, **kwargs)
 TTF_FONT = "SalesOpsCJK"
 
 
@@ -56,7 +78,7 @@ def styles() -> dict[str, ParagraphStyle]:
 def table(rows: list[list], col_widths: list[float] | None = None, header: bool = True) -> Table:
     """A grid table whose cells may be strings (wrapped as CJK paragraphs) or flowables."""
     style = styles()["body"]
-    cells = [[Paragraph(str(cell), style) if not hasattr(cell, "wrap") else cell for cell in row] for row in rows]
+    cells = [[Paragraph(cell, style) if not hasattr(cell, "wrap") else cell for cell in row] for row in rows]
     result = Table(cells, colWidths=col_widths, repeatRows=1 if header else 0)
     commands = [
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
