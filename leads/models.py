@@ -148,6 +148,8 @@ class Lead(models.Model):
     )
     created_at = models.DateTimeField(_("进线时间"), default=timezone.now, db_index=True)
     assigned_at = models.DateTimeField(_("分配时间"), null=True, blank=True)
+    # The KPI clock (D7) starts at the FIRST assignment; a reassignment resets assigned_at only.
+    first_assigned_at = models.DateTimeField(_("首次分配时间"), null=True, blank=True, db_index=True)
     acknowledged_at = models.DateTimeField(_("接收时间"), null=True, blank=True)
     acknowledged_via = models.CharField(_("接收方式"), max_length=12, blank=True)
     escalated_at = models.DateTimeField(_("升级时间"), null=True, blank=True)
@@ -175,6 +177,15 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_name} {self.product_model}".strip()
+
+    def save(self, *args, **kwargs):
+        # An invariant of the row, not a workflow: whichever door assigns the lead (intake, the
+        # pending sweep, a reassignment, admin), the first assignment time is kept once (D7).
+        if self.assigned_at and self.first_assigned_at is None:
+            self.first_assigned_at = self.assigned_at
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "first_assigned_at"}
+        super().save(*args, **kwargs)
 
     @property
     def is_open(self) -> bool:

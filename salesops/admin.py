@@ -75,7 +75,7 @@ class RepInline(admin.StackedInline):
     can_delete = False
     fk_name = "user"
     verbose_name = verbose_name_plural = _("销售档案")
-    fields = ("role", "team", "product_lines", "grades_served", "capacity", "on_duty", "wecom_userid", "phone")
+    fields = ("role", "team", "product_lines", "grades_served", "capacity", "on_duty", "started_on", "left_on", "wecom_userid", "phone")
     filter_horizontal = ("product_lines",)
 
 
@@ -123,7 +123,7 @@ class TeamAdmin(HistoryAdmin):
 @admin.register(Rep)
 class RepAdmin(HistoryAdmin):
     form = RepAdminForm
-    list_display = ("user", "display_name", "role", "team", "capacity", "on_duty", "wecom_userid")
+    list_display = ("user", "display_name", "role", "team", "capacity", "on_duty", "started_on", "left_on", "wecom_userid")
     list_filter = ("role", "team", "on_duty", "product_lines")
     search_fields = ("user__username", "user__first_name", "user__last_name", "wecom_userid", "phone")
     list_editable = ("on_duty", "capacity")

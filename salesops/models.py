@@ -122,6 +122,9 @@ class Rep(models.Model):
     )
     capacity = models.PositiveSmallIntegerField(_("待办上限"), default=20)
     on_duty = models.BooleanField(_("在岗"), default=True)
+    # The days the rep counts in per-rep KPIs (D7/D8): headcount on a working day, anomaly rules.
+    started_on = models.DateField(_("入职日期"), null=True, blank=True, help_text=_("空 = 一直在职"))
+    left_on = models.DateField(_("离职日期"), null=True, blank=True, help_text=_("最后在职的一天；空 = 仍在职"))
     wecom_userid = models.CharField(_("企业微信ID"), max_length=64, blank=True, db_index=True)
     phone = models.CharField(_("手机"), max_length=20, blank=True)
     history = HistoricalRecords()
@@ -137,7 +140,12 @@ class Rep(models.Model):
     def display_name(self) -> str:
         return self.user.get_full_name() or self.user.username
 
+    def is_employed_on(self, day) -> bool:
+        return (self.started_on is None or self.started_on <= day) and (self.left_on is None or day <= self.left_on)
+
     def clean(self) -> None:
+        if self.started_on and self.left_on and self.left_on < self.started_on:
+            raise ValidationError({"left_on": _("离职日期不能早于入职日期")})
         unknown = set(self.grades_served or []) - set(HospitalGrade.values)
         if unknown:
             raise ValidationError({"grades_served": _("未知的医院等级：%s") % ", ".join(sorted(unknown))})

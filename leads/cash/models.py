@@ -441,11 +441,33 @@ class BankAccount(models.Model):
         validate_column_map(self.column_map)
 
 
+class StatementLayout(models.Model):
+    """A column map a clerk made for a layout no preset knew (F1), found again by the header row's
+    fingerprint: the next file with the same header imports without the form, for any account."""
+
+    name = models.CharField(_("格式名称"), max_length=80)
+    fingerprint = models.CharField(_("表头指纹"), max_length=32, unique=True)
+    header = models.JSONField(_("表头"), default=list)
+    column_map = models.JSONField(_("列映射"), default=dict)
+    account = models.ForeignKey(BankAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="layouts", verbose_name=_("首次用于账户"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("创建人"))
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = _("流水文件格式")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class StatementStatus(models.TextChoices):
     QUEUED = "queued", _("排队中")
     PROCESSING = "processing", _("处理中")
     DONE = "done", _("已导入")
     FAILED = "failed", _("未导入（文件有错误）")
+    NEEDS_LAYOUT = "layout", _("格式未识别，待设置列映射")
 
 
 def statement_upload_path(instance: "BankStatement", filename: str) -> str:
@@ -474,6 +496,7 @@ class BankStatement(models.Model):
     proposals = models.PositiveIntegerField(_("匹配建议"), default=0)
     error = models.TextField(_("错误"), blank=True)
     line_errors = models.JSONField(_("行错误"), default=list, blank=True)
+    layout = models.CharField(_("识别的格式"), max_length=80, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["line_errors"])
