@@ -104,6 +104,12 @@ class Threshold(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("协同密度：成交前多少天内在该客户上有动作的销售算作参与"),
     )
+    min_sample = models.PositiveIntegerField(
+        _("最佳团队最小样本"),
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text=_("一键优化建议：团队至少有这么多样本（时效：线索数；饱满度：人·工作日；协同：成交客户数）才参与“最佳团队”评选"),
+    )
     # T8, KPI 1 only: count every effective contact, or only verified ones (phone system, visit evidence).
     contact_basis = models.CharField(
         _("首次有效联系口径"),
@@ -111,12 +117,6 @@ class Threshold(models.Model):
         choices=[("all", _("全部（含销售自报）")), ("verified", _("仅已核实"))],
         default="all",
         help_text=_("仅用于线索转化时效：总监选择是否只认已核实的联系。"),
-    )
-    min_sample = models.PositiveIntegerField(
-        _("最佳团队最小样本"),
-        default=20,
-        validators=[MinValueValidator(1)],
-        help_text=_("一键优化建议：团队至少有这么多样本（时效：线索数；饱满度：人·工作日；协同：成交客户数）才参与“最佳团队”评选"),
     )
     sop_title = models.CharField(_("SOP 文档标题"), max_length=120, blank=True)
     sop_url = models.URLField(_("SOP 文档链接"), blank=True)

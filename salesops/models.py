@@ -446,15 +446,51 @@ class Notification(models.Model):
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
     # What the outside system answered on success (WeCom msgid, the call robot's call_request_id).
     external_id = models.CharField(_("外部编号"), max_length=100, blank=True)
-    history = HistoricalRecords()
+    # R3: set when a delivery task is queued for the row, cleared when the task has run. The sweep
+    # only queues rows without a fresh marker (a conditional update), so it never queues a row twice.
+    # A queue marker, not a business fact: left out of the history.
+    enqueued_at = models.DateTimeField(_("入队时间"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["enqueued_at"])
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox")]
+        indexes = [
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+            # Retention (R12): delivered rows older than the period, found without a full scan.
+            models.Index(fields=["status", "delivered_at"], name="notification_delivered"),
+        ]
         verbose_name = verbose_name_plural = _("通知")
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.recipient}: {self.title}"
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", _("正常")
+    OPEN = "open", _("熔断中")
+    HALF_OPEN = "half_open", _("试探中")
+
+
+class ChannelCircuit(models.Model):
+    """R3: the circuit breaker of one delivery channel, shared by every worker process through the
+    database. After `failure_threshold` consecutive failures or timeouts the channel is *open*:
+    nothing is sent on it (rows wait, no worker is tied up) until the cool-down has passed; then one
+    worker sends a probe (*half-open*); its success closes the circuit, its failure opens it again.
+    State changes are history; the running failure count is not (it changes on every failure)."""
+
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices, unique=True)
+    state = models.CharField(_("状态"), max_length=10, choices=CircuitState.choices, default=CircuitState.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(_("连续失败次数"), default=0)
+    opened_at = models.DateTimeField(_("熔断时间"), null=True, blank=True)
+    probe_started_at = models.DateTimeField(_("试探开始"), null=True, blank=True)
+    last_error = models.TextField(_("最近错误"), blank=True)
+    history = HistoricalRecords(excluded_fields=["consecutive_failures", "probe_started_at", "last_error"])
+
+    class Meta:
+        verbose_name = verbose_name_plural = _("通知渠道熔断")
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.get_state_display()}"
 
 
 class NotificationAttempt(models.Model):

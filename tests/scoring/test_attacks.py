@@ -522,5 +522,5 @@ def test_a_typed_call_is_self_reported_and_kpi1_can_count_only_verified_contact(
     timeline = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "自报" in timeline and "已核实" in timeline
     span = [(now - timedelta(days=1), now + timedelta(days=1))]
-    assert lead_minutes(span, Scope.company()) == {(None, 0): [(30.0, True)]}
-    assert lead_minutes(span, Scope.company(), contact_basis="verified") == {(None, 0): [(120.0, True)]}
+    assert lead_minutes(span, Scope.company(), now=now) == {(None, 0): [(30.0, True)]}
+    assert lead_minutes(span, Scope.company(), now=now, contact_basis="verified") == {(None, 0): [(120.0, True)]}

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('salesops', '0004_rep_employment_dates'),
+        ('salesops', '0003_notification_delivery_fields'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

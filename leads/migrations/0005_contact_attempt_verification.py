@@ -12,7 +12,7 @@ def robot_calls_are_verified(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0005_lead_first_assigned_at'),
+        ('leads', '0004_defaults_and_schedules'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboards', '0004_holiday_notice_and_min_sample'),
+        ('dashboards', '0003_tvscreen_language'),
     ]
 
     operations = [
