@@ -710,10 +710,11 @@ def contact_attempt_record(
         attempt._history_user = by
         attempt.save()
         if kind == ContactKind.CALL:
-            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk}
+            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk, "verification": verification}
             activity_append(rep=by, kind=ActivityKind.CALL, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         else:
-            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts={"lead_id": lead.pk})
+            facts = {"lead_id": lead.pk, "verification": verification}
+            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         fields = ["last_contact_at"]
         lead.last_contact_at = max(filter(None, [lead.last_contact_at, occurred_at]))
         if lead.assignee_id == by.pk and not lead.acknowledged_at:
