@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+from salesops.admin import HistoryAdmin as SimpleHistoryAdmin  # T7: read-only history
 
 from .bankfiles import PRESET_CHOICES, PRESETS, validate_column_map
 from .models import (

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from salesops.guards import refuse_field_change, refuse_frozen_change
 from salesops.models import Customer, Hospital, Product, ProductLine
 
 ZERO = Decimal("0.00")
@@ -170,6 +171,16 @@ class QuoteVersion(models.Model):
     def is_editable(self) -> bool:
         """Only a draft changes; sending freezes a version for good."""
         return self.status == QuoteStatus.DRAFT
+
+    def save(self, *args, **kwargs):
+        # T7: a sent version changes only its status (forward) and that status's time, by any path.
+        refuse_frozen_change(
+            self,
+            is_frozen=lambda stored: stored["status"] != QuoteStatus.DRAFT,
+            mutable=("status", "confirmed_at", "rejected_at", "expired_at", "superseded_at"),
+            back_to=("status", QuoteStatus.DRAFT),
+        )
+        super().save(*args, **kwargs)
 
     @property
     def label(self) -> str:
@@ -473,6 +484,11 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return f"¥{self.amount} {self.received_on}"
 
+    def save(self, *args, **kwargs):
+        # T7: recorded money never changes; a mistake is reversed by a counter-entry (C5).
+        refuse_field_change(self, ("amount", "receivable_id", "received_on", "recorded_by_id", "recorded_at"))
+        super().save(*args, **kwargs)
+
     @property
     def is_reversal(self) -> bool:
         return self.reverses_id is not None
@@ -539,11 +555,33 @@ class BankAccount(models.Model):
         validate_column_map(self.column_map)
 
 
+class StatementLayout(models.Model):
+    """A column map a clerk made for a layout no preset knew (F1), found again by the header row's
+    fingerprint: the next file with the same header imports without the form, for any account."""
+
+    name = models.CharField(_("格式名称"), max_length=80)
+    fingerprint = models.CharField(_("表头指纹"), max_length=32, unique=True)
+    header = models.JSONField(_("表头"), default=list)
+    column_map = models.JSONField(_("列映射"), default=dict)
+    account = models.ForeignKey(BankAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="layouts", verbose_name=_("首次用于账户"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("创建人"))
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = verbose_name_plural = _("流水文件格式")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class StatementStatus(models.TextChoices):
     QUEUED = "queued", _("排队中")
     PROCESSING = "processing", _("处理中")
     DONE = "done", _("已导入")
     FAILED = "failed", _("未导入（文件有错误）")
+    NEEDS_LAYOUT = "layout", _("格式未识别，待设置列映射")
 
 
 def statement_upload_path(instance: "BankStatement", filename: str) -> str:
@@ -572,6 +610,7 @@ class BankStatement(models.Model):
     proposals = models.PositiveIntegerField(_("匹配建议"), default=0)
     error = models.TextField(_("错误"), blank=True)
     line_errors = models.JSONField(_("行错误"), default=list, blank=True)
+    layout = models.CharField(_("识别的格式"), max_length=80, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["line_errors"])

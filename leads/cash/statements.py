@@ -22,8 +22,9 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from .bankfiles import ParsedRow, StatementFileError, parse_statement
+from .bankfiles import ParsedRow, StatementFileError, UnknownLayout, parse_statement
 from .deals import payment_record
+from .layouts import known_layouts
 from .matching import Matcher, _account_key, normalise_name
 from .models import (
     BankAccount,
@@ -106,12 +107,17 @@ def statement_import(statement_id: int) -> BankStatement | None:
     try:
         with statement.file.open("rb") as handle:
             data = handle.read()
-        parsed = parse_statement(data, statement.original_name, account.column_map, account.name)
+        parsed = parse_statement(data, statement.original_name, account.column_map, account.name, known_layouts())
+    except UnknownLayout as exc:
+        _fail(statement, str(exc))
+        statement.status = StatementStatus.NEEDS_LAYOUT
+        statement.save(update_fields=["status"])
+        return statement
     except StatementFileError as exc:
         return _fail(statement, str(exc))
     except OSError as exc:
         return _fail(statement, _("文件「%(name)s」无法读取：%(error)s") % {"name": statement.original_name, "error": exc})
-    statement.encoding, statement.header_line = parsed.encoding, parsed.header_line
+    statement.encoding, statement.header_line, statement.layout = parsed.encoding, parsed.header_line, parsed.layout[:80]
     if parsed.errors:
         first = parsed.errors[0]
         message = _("文件「%(name)s」有 %(n)d 行无法识别，整份文件未导入（第 %(line)d 行「%(column)s」：%(message)s「%(value)s」）。") % {
@@ -122,7 +128,7 @@ def statement_import(statement_id: int) -> BankStatement | None:
             "message": first["message"],
             "value": first["value"],
         }
-        statement.save(update_fields=["encoding", "header_line"])
+        statement.save(update_fields=["encoding", "header_line", "layout"])
         return _fail(statement, message, parsed.errors)
     with transaction.atomic():
         _write_rows(statement, parsed.rows, parsed.skipped)

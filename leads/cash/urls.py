@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import layout_views, views
 
 app_name = "cash"
 
@@ -39,6 +39,7 @@ urlpatterns: list = [
     # Bank statements (C3)
     path("statements/", views.statement_list, name="statement_list"),
     path("statements/<int:pk>/", views.statement_detail, name="statement_detail"),
+    path("statements/<int:pk>/layout/", layout_views.statement_layout, name="statement_layout"),
     path("review/", views.review_queue, name="review_queue"),
     path("review/badge/", views.nav_review_badge, name="review_badge"),
     path("review/<int:pk>/", views.row_detail, name="row_detail"),
