@@ -3,11 +3,13 @@ at current list prices from any sent/rejected/expired version, the latest sent v
 actionable while a draft exists, drafts can be discarded, and one states table drives services,
 views, templates and docs/cash.md."""
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from leads.cash import lifecycle, quotes
 from leads.cash.lifecycle import TRANSITIONS, QuoteAction
@@ -68,9 +70,7 @@ def test_revise_from_a_rejected_or_expired_version(client, alice, customer_a, hi
     assert _status(quote) == {1: QuoteStatus.REJECTED, 2: QuoteStatus.DRAFT}
     client.post(f"/cash/quotes/{quote.pk}/send/")
     v2 = quote.versions.get(version=2)
-    v2.valid_until = v2.valid_until.replace(year=v2.valid_until.year - 1)
-    v2.save(update_fields=["valid_until"])
-    quotes.quote_versions_expire()
+    quotes.quote_versions_expire(now=timezone.now() + timedelta(days=(v2.valid_until - timezone.localdate()).days + 2))
     client.post(f"/cash/quotes/{quote.pk}/revise/", {"from": "2"})
     assert _status(quote) == {1: QuoteStatus.REJECTED, 2: QuoteStatus.EXPIRED, 3: QuoteStatus.DRAFT}
     assert quote.versions.get(version=3).revised_from.version == 2
@@ -203,3 +203,13 @@ def test_the_states_table_in_docs_matches_the_code():
     assert expected <= rows, expected - rows
     assert set(TRANSITIONS) == set(QuoteStatus.values)
     assert set(lifecycle.USER_ACTIONS) <= set(QuoteAction.values)
+
+
+def test_a_status_outside_the_table_is_refused_by_the_model(alice, customer_a, hip):
+    """C4 + T7: even a direct save cannot move a rejected version to confirmed."""
+    _quote, v1 = make_quote(customer_a, alice, [(hip, 1, "0")], send=True)
+    quotes.quote_version_reject(version=v1, by=alice)
+    v1.refresh_from_db()
+    v1.status = QuoteStatus.CONFIRMED
+    with pytest.raises(ValidationError):
+        v1.save()
