@@ -117,7 +117,7 @@ def _seed(ctx) -> dict:
         counts["quotes"] += 1
         counts["won"] += 1
         counts["solo"] += 1
-    counts["payments"] = _payments(won_deals, now, rng, ctx.ops or ctx.director)
+    counts["payments"] = _payments(won_deals, now, rng, finance=ctx.ops or ctx.director)
     rows, proposals = _bank_statement(ctx, now)
     return counts | {"rows": rows, "proposals": proposals}
 
@@ -199,8 +199,10 @@ def _plan(total: Decimal, closed_at: datetime, rng) -> list:
     return deals.default_plan(total, count, first_due)
 
 
-def _payments(won_deals: list, now: datetime, rng, finance) -> int:
-    """Old deals are mostly paid (some ≥ 90 % — green), some are overdue, recent ones wait."""
+def _payments(won_deals: list, now: datetime, rng, finance=None) -> int:
+    """Old deals are mostly paid (some ≥ 90 % — green), some are overdue, recent ones wait.
+    Finance records them and names the pusher (T4); without a finance user the owner records
+    them, unverified and with no pusher (a rep never names one)."""
     today = timezone.localdate()
     recorded = 0
     for position, (deal, owner, teammates) in enumerate(won_deals):
@@ -214,11 +216,19 @@ def _payments(won_deals: list, now: datetime, rng, finance) -> int:
             if style == 2 and receivable.sequence == 1:
                 amount = receivable.amount
             received_on = min(receivable.due_date + timedelta(days=rng.randrange(-5, 25)), today)
-            # T4: the pusher is one of the deal's reps (named by finance, never by the rep)
-            credited = [mate for mate in teammates if deal.reps.filter(pk=mate.pk).exists()]
-            pusher = rng.choice(credited) if credited and position % 3 == 0 else owner
+            pusher = rng.choice(teammates) if teammates and position % 3 == 0 else owner
+            if pusher.pk != owner.pk and not deal.reps.filter(pk=pusher.pk).exists():
+                pusher = owner  # only a rep on the deal can be named (T4)
             at = timezone.make_aware(datetime.combine(received_on, datetime.min.time())) + timedelta(hours=15)
-            deals.payment_record(receivable=receivable, amount=amount, received_on=received_on, by=finance, pushed_by=pusher, reference=f"回单{deal.number}-{receivable.sequence}", at=min(at, now))
+            deals.payment_record(
+                receivable=receivable,
+                amount=amount,
+                received_on=received_on,
+                by=finance or owner,
+                pushed_by=pusher if finance else None,
+                reference=f"回单{deal.number}-{receivable.sequence}",
+                at=min(at, now),
+            )
             recorded += 1
     return recorded
 

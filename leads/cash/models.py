@@ -180,6 +180,15 @@ class QuoteVersion(models.Model):
             mutable=("status", "confirmed_at", "rejected_at", "expired_at", "superseded_at", "discarded_at", "closed_reason"),
             back_to=("status", QuoteStatus.DRAFT),
         )
+        # C4: a status change must be a move of the lifecycle table, whoever saves.
+        if not self._state.adding and self.pk is not None:
+            from .lifecycle import TRANSITIONS
+
+            stored = type(self)._base_manager.filter(pk=self.pk).values_list("status", flat=True).first()
+            if stored is not None and stored != self.status and self.status not in TRANSITIONS.get(stored, {}).values():
+                raise ValidationError(
+                    _("报价版本不能从「%(old)s」改为「%(new)s」") % {"old": QuoteStatus(stored).label, "new": QuoteStatus(self.status).label}
+                )
         super().save(*args, **kwargs)
 
     @property

@@ -3,14 +3,13 @@ at current list prices from any sent/rejected/expired version, the latest sent v
 actionable while a draft exists, drafts can be discarded, and one states table drives services,
 views, templates and docs/cash.md."""
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from leads.cash import lifecycle, quotes
 from leads.cash.lifecycle import TRANSITIONS, QuoteAction
@@ -19,8 +18,6 @@ from salesops.ledger import activity_append
 from salesops.models import ActivityKind
 
 from .helpers import make_quote
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 pytestmark = pytest.mark.django_db
 
@@ -73,9 +70,7 @@ def test_revise_from_a_rejected_or_expired_version(client, alice, customer_a, hi
     assert _status(quote) == {1: QuoteStatus.REJECTED, 2: QuoteStatus.DRAFT}
     client.post(f"/cash/quotes/{quote.pk}/send/")
     v2 = quote.versions.get(version=2)
-    # A sent version is frozen (T7): let its validity run out instead of editing it.
-    with time_machine.travel(datetime.combine(v2.valid_until + timedelta(days=1), time(12), tzinfo=SHANGHAI), tick=False):
-        quotes.quote_versions_expire()
+    quotes.quote_versions_expire(now=timezone.now() + timedelta(days=(v2.valid_until - timezone.localdate()).days + 2))
     client.post(f"/cash/quotes/{quote.pk}/revise/", {"from": "2"})
     assert _status(quote) == {1: QuoteStatus.REJECTED, 2: QuoteStatus.EXPIRED, 3: QuoteStatus.DRAFT}
     assert quote.versions.get(version=3).revised_from.version == 2
@@ -208,3 +203,13 @@ def test_the_states_table_in_docs_matches_the_code():
     assert expected <= rows, expected - rows
     assert set(TRANSITIONS) == set(QuoteStatus.values)
     assert set(lifecycle.USER_ACTIONS) <= set(QuoteAction.values)
+
+
+def test_a_status_outside_the_table_is_refused_by_the_model(alice, customer_a, hip):
+    """C4 + T7: even a direct save cannot move a rejected version to confirmed."""
+    _quote, v1 = make_quote(customer_a, alice, [(hip, 1, "0")], send=True)
+    quotes.quote_version_reject(version=v1, by=alice)
+    v1.refresh_from_db()
+    v1.status = QuoteStatus.CONFIRMED
+    with pytest.raises(ValidationError):
+        v1.save()
