@@ -30,6 +30,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MB = 1024 * 1024
 DEFAULT_LIMITS = {"photo": 20 * MB, "pdf": 20 * MB, "audio": 25 * MB}
 DEFAULT_MAX_PIXELS = 60_000_000  # a 50 MP phone sensor fits; a decompression bomb does not
+# Formats that cannot decode at reduced size (PNG, WebP, GIF) are decoded in full: a smaller pixel
+# budget, since no phone camera writes them (screenshots are ≤ 15 MP).
+DEFAULT_MAX_LOSSLESS_PIXELS = 25_000_000
+# Memory the full-size decode may take (pixels × bytes per pixel): 50 MP RGB HEIC = 150 MB fits.
+DEFAULT_MAX_DECODE_BYTES = 200 * MB
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "CMYK": 4, "I": 4, "F": 4}
 THUMBNAIL_SIZE = (640, 640)
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
@@ -58,6 +64,8 @@ class Inspected:
     gps: tuple[float, float] | None = None
     phash: str = ""
     dhash: str = ""
+    phash_wide: str = ""
+    crop_hash: str = ""
     thumbnail: bytes | None = None
     pages: int | None = None
     duration_seconds: float | None = None
@@ -139,6 +147,24 @@ def max_pixels() -> int:
     return int(getattr(settings, "VISITS_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS))
 
 
+def _decode_budget(probe: Image.Image, draft_to) -> None:
+    """Refuse before decoding what would cost more than a phone photo: a JPEG decodes at 1/8 scale
+    for hashing (DCT scaling), other formats in full, so they get a smaller pixel budget."""
+    width, height = probe.size
+    draftable = probe.format == "JPEG" and draft_to is not None
+    pixel_cap = max_pixels() if draftable or probe.format == "HEIF" else int(getattr(settings, "VISITS_MAX_LOSSLESS_PIXELS", DEFAULT_MAX_LOSSLESS_PIXELS))
+    pixel_cap = min(pixel_cap, max_pixels())
+    decoded = width * height * BYTES_PER_PIXEL.get(probe.mode, 4)
+    if draftable:
+        decoded //= 16  # at least 1/4 scale in each direction
+    byte_cap = int(getattr(settings, "VISITS_MAX_DECODE_BYTES", DEFAULT_MAX_DECODE_BYTES))
+    if width * height > pixel_cap or decoded > byte_cap:
+        raise FileRejected(
+            _("图片像素过大（%(w)d×%(h)d，%(fmt)s），解码需要的资源超出上限（约 %(mp)d 百万像素），疑似“解压炸弹”，已拒收。请用手机相机直接拍摄后上传。")
+            % {"w": width, "h": height, "fmt": probe.format or "", "mp": pixel_cap // 1_000_000}
+        )
+
+
 def open_image(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Image:
     """Open, bound the pixel count, verify the structure, then reopen and decode the whole file
     (verify() leaves the image unusable, and only decoding every byte finds a truncated file).
@@ -156,6 +182,7 @@ def open_image(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Im
                     _("图片像素过大（%(w)d×%(h)d），上限约 %(mp)d 百万像素，疑似“解压炸弹”，已拒收。")
                     % {"w": width, "h": height, "mp": limit // 1_000_000}
                 )
+            _decode_budget(probe, draft_to)
             probe.verify()
             image = Image.open(io.BytesIO(data))
             if draft_to and image.format == "JPEG":
@@ -279,35 +306,47 @@ def read_exif(image: Image.Image) -> tuple[dict, datetime | None, tuple[float, f
     return facts, taken_at, gps
 
 
-# 32×32 DCT basis rows for the lowest 8 frequencies (pHash).
-_DCT = [[math.cos((2 * x + 1) * u * math.pi / 64) for x in range(32)] for u in range(8)]
+def trim_borders(image: Image.Image) -> Image.Image:
+    """Cut uniform bars (a screenshot's padding, letterboxing) so a padded copy hashes like the
+    photo. Repeated while it removes something, never below a fifth of the picture."""
+    from PIL import ImageChops
+
+    for _round in range(4):
+        corner = image.getpixel((0, 0))
+        difference = ImageChops.difference(image, Image.new(image.mode, image.size, corner)).convert("L")
+        box = difference.point(lambda value: 255 if value > 24 else 0).getbbox()
+        if not box or box == (0, 0, *image.size) or (box[2] - box[0]) * (box[3] - box[1]) < image.width * image.height // 5:
+            break
+        image = image.crop(box)
+    return image
+
+
+def photo_hashes(image: Image.Image) -> dict[str, str]:
+    """Perceptual hashes from imagehash (maintained, numpy/scipy DCT): a 64-bit pHash and dHash
+    (compatible with stored rows), a 256-bit pHash (the reuse index: a 5% crop, a 2° rotation or
+    screenshot padding move it by ≤ 70 bits, distinct photos stay ≥ 80 apart), and the
+    crop-resistant segment hash (for a supervisor checking a heavily cropped copy)."""
+    import imagehash
+
+    trimmed = trim_borders(image.convert("RGB"))
+    try:
+        crop_resistant = str(imagehash.crop_resistant_hash(trimmed, min_segment_size=500, segmentation_image_size=300))
+    except Exception:  # noqa: BLE001 - a flat image has no segments; the other hashes still hold
+        crop_resistant = ""
+    return {
+        "phash": str(imagehash.phash(trimmed)),
+        "dhash": str(imagehash.dhash(trimmed)),
+        "phash_wide": str(imagehash.phash(trimmed, hash_size=16)),
+        "crop_hash": crop_resistant[:2000],
+    }
 
 
 def perceptual_hash(image: Image.Image) -> str:
-    """pHash: 32×32 grey, 2-D DCT, the 8×8 lowest frequencies compared with their median
-    (DC term left out of the median). 64 bits as 16 hex digits."""
-    grey = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
-    pixels = list(grey.tobytes())
-    rows = [pixels[i * 32 : (i + 1) * 32] for i in range(32)]
-    # Columns first: temp[u][x] = sum_y C[u][y] * P[y][x]; then D[u][v] = sum_x temp[u][x] * C[v][x].
-    temp = [[sum(_DCT[u][y] * rows[y][x] for y in range(32)) for x in range(32)] for u in range(8)]
-    coefficients = [sum(temp[u][x] * _DCT[v][x] for x in range(32)) for u in range(8) for v in range(8)]
-    median = sorted(coefficients[1:])[31]
-    bits = 0
-    for value in coefficients:
-        bits = (bits << 1) | (1 if value > median else 0)
-    return f"{bits:016x}"
+    return photo_hashes(image)["phash"]
 
 
 def difference_hash(image: Image.Image) -> str:
-    """dHash: 9×8 grey, each pixel brighter than its right neighbour → 1."""
-    grey = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    pixels = list(grey.tobytes())
-    bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | (1 if pixels[row * 9 + col] > pixels[row * 9 + col + 1] else 0)
-    return f"{bits:016x}"
+    return photo_hashes(image)["dhash"]
 
 
 def hamming(a: str, b: str) -> int:
@@ -345,8 +384,7 @@ def inspect_photo(data: bytes) -> Inspected:
         exif=facts,
         taken_at=taken_at,
         gps=gps,
-        phash=perceptual_hash(thumb),
-        dhash=difference_hash(thumb),
+        **photo_hashes(thumb),
         thumbnail=buffer.getvalue(),
     )
 
