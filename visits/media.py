@@ -392,42 +392,123 @@ def inspect_photo(data: bytes) -> Inspected:
 # --- PDFs -------------------------------------------------------------------------------------
 
 
-def inspect_pdf(data: bytes) -> Inspected:
-    """A real PDF: the %PDF- header, an end-of-file marker, and a cross-reference table/trailer
-    that pypdf can read to at least one page. A slightly broken xref that pypdf can recover
-    (common with scanner software) is accepted and noted for the supervisor."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+ACTIVE_NAMES = {b"/JavaScript": "JavaScript", b"/JS": "JavaScript", b"/Launch": _("启动外部程序"), b"/EmbeddedFiles": _("内嵌文件"), b"/AA": _("自动动作"), b"/OpenAction": _("打开时动作"), b"/RichMedia": _("富媒体")}
+_PDF_NAME = re.compile(rb"/[A-Za-z#0-9]+")
 
+
+def _raw_active_names(data: bytes) -> set[str]:
+    """Active-content names in the raw bytes, with `#xx` escapes undone (`/J#61vaScript`)."""
+    found = set()
+    for match in _PDF_NAME.finditer(data):
+        name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), match.group())
+        if name in ACTIVE_NAMES:
+            found.add(name.decode())
+    return found
+
+
+def _tree_active_names(reader) -> set[str]:
+    """The same names inside compressed object streams: the catalog, its name trees and each
+    page's actions and annotations (first 200 pages)."""
+    found: set[str] = set()
+
+    def look(obj, depth=0) -> None:
+        if depth > 6:
+            return
+        try:
+            obj = obj.get_object()
+        except Exception:  # noqa: BLE001
+            return
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                if key.encode() in ACTIVE_NAMES:
+                    found.add(key)
+                if key == "/S" and str(value) in ("/JavaScript", "/Launch"):
+                    found.add(str(value))
+                if key in ("/Names", "/A", "/OpenAction", "/AA", "/Annots", "/JavaScript", "/EmbeddedFiles"):
+                    look(value, depth + 1)
+        elif isinstance(obj, list):
+            for item in obj[:500]:
+                look(item, depth + 1)
+
+    try:
+        look(reader.trailer["/Root"])
+        for page in list(reader.pages)[:200]:
+            look(page)
+    except Exception:  # noqa: BLE001 - a damaged tree: the raw scan still stands
+        pass
+    return found
+
+
+def _open_pdf(data: bytes, notes: list[dict]):
+    """(reader, pages) — recovering a damaged xref, opening edit-restricted files (owner password
+    only), refusing files that need a password to open."""
+    from pypdf import PdfReader
+    from pypdf import PasswordType
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except Exception as exc:  # noqa: BLE001
+        raise FileRejected(_("PDF 文件已损坏，无法读取（%(error)s）。请用扫描软件重新导出 PDF 后上传。") % {"error": str(exc)[:80]})
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")
+        except Exception:  # noqa: BLE001 - an unknown encryption scheme is "needs a password"
+            opened = PasswordType.NOT_DECRYPTED
+        if opened == PasswordType.NOT_DECRYPTED:
+            raise FileRejected(
+                _("PDF 已加密（需要密码才能打开），系统无法查看内容。请在签字平台或扫描软件中去掉“打开密码”后重新导出，或打印后重新扫描成 PDF 再上传。")
+            )
+        notes.append({"code": "pdf_restricted", "level": "info", "message": _("PDF 设有编辑限制（仅所有者密码，常见于电子签章），内容可正常查看")})
+    try:
+        pages = len(reader.pages)
+    except Exception as exc:  # noqa: BLE001
+        raise FileRejected(_("PDF 文件已损坏，无法读取页面（%(error)s）。请用扫描软件重新导出 PDF 后上传。") % {"error": str(exc)[:80]})
+    try:
+        PdfReader(io.BytesIO(data), strict=True).pages[0] if not reader.is_encrypted else None
+    except Exception:  # noqa: BLE001 - strict failed, the recovering reader succeeded
+        notes.append({"code": "pdf_repaired", "level": "info", "message": _("PDF 交叉引用表损坏，已按修复方式读取")})
+    return reader, pages
+
+
+def inspect_pdf(data: bytes) -> Inspected:
+    """A real PDF (F2): the %PDF- header, an end-of-file marker anywhere near the end (bytes after
+    `%%EOF` — appended signatures, scanner padding — are accepted and noted), an xref pypdf can read
+    to at least one page. Owner-password-only files open; files needing a password are refused.
+    Active content (JavaScript, launch actions, embedded files, automatic actions) is flagged for
+    the supervisor, and such a file is only ever served as a download."""
     header_at = data.find(b"%PDF-", 0, 1024)
     if header_at < 0:
         what = _what_is_it(data)
         if what and what != "PDF":
             raise FileRejected(_("这不是 PDF 文件（检测到：%(what)s），请上传签字文件的 PDF 扫描件。") % {"what": what})
         raise FileRejected(_("这不是 PDF 文件（缺少 PDF 文件头），请上传签字文件的 PDF 扫描件。"))
-    if b"%%EOF" not in data[-2048:]:
+    eof_at = data.rfind(b"%%EOF")
+    if eof_at < 0:
         raise FileRejected(_("PDF 文件不完整（缺少文件结尾标记），可能上传中断，请重新上传。"))
     notes: list[dict] = []
+    trailing = data[eof_at + 5 :].strip(b"\r\n\t \x00")
+    if trailing:
+        notes.append({"code": "pdf_trailing_bytes", "level": "info", "message": _("PDF 结尾标记后还有 %(n)d 字节附加数据（常见于签章或扫描软件）") % {"n": len(trailing)}})
     pypdf_log = logging.getLogger("pypdf")
     previous_level = pypdf_log.level
     pypdf_log.setLevel(logging.CRITICAL)
     try:
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=True)
-            pages = len(reader.pages)
-        except Exception:  # noqa: BLE001 - any strict failure: try the recovering reader below
-            try:
-                reader = PdfReader(io.BytesIO(data), strict=False)
-                pages = len(reader.pages)
-            except (PdfReadError, Exception) as exc:  # noqa: BLE001
-                raise FileRejected(_("PDF 文件已损坏，无法读取（%(error)s），请重新扫描。") % {"error": str(exc)[:80]})
-            notes.append({"code": "pdf_repaired", "message": _("PDF 交叉引用表损坏，已按修复方式读取")})
-        if reader.is_encrypted:
-            raise FileRejected(_("PDF 已加密，请上传未加密的扫描件。"))
+        reader, pages = _open_pdf(data, notes)
+        active = _raw_active_names(data) | _tree_active_names(reader)
     finally:
         pypdf_log.setLevel(previous_level)
     if pages < 1:
         raise FileRejected(_("PDF 没有页面，请重新扫描。"))
+    if active:
+        kinds = sorted({str(ACTIVE_NAMES.get(name.encode(), name)) for name in active})
+        notes.append(
+            {
+                "code": "pdf_active_content",
+                "level": "warning",
+                "message": _("PDF 含有可执行内容（%(kinds)s），仅供下载查看，请主管核实来源") % {"kinds": "、".join(kinds)},
+                "names": sorted(active),
+            }
+        )
     return _inspected(data, "application/pdf", ".pdf", pages=pages, notes=notes)
 
 

@@ -420,7 +420,9 @@ def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
     evidence = get_evidence_for_user(request, pk)
     # Browsers show these themselves; anything else (HEIC, AMR …) is offered as a download.
     shown = evidence.content_type in BROWSER_SHOWS or evidence.is_audio
-    inline = shown and request.GET.get("download") != "1"
+    # F2: a PDF with active content is never opened in the browser's viewer.
+    active = any(flag.get("code") == "pdf_active_content" for flag in evidence.flags or [])
+    inline = shown and not active and request.GET.get("download") != "1"
     return _file_response(evidence.file, evidence.content_type, _download_name(evidence), inline=inline)
 
 
