@@ -553,26 +553,84 @@ def _wav_duration(data: bytes) -> float | None:
     return data_size / byte_rate
 
 
+FFPROBE, FFMPEG = "/usr/bin/ffprobe", "/usr/bin/ffmpeg"
+BROWSER_CODECS = {"mp3", "aac", "opus", "vorbis", "flac", "pcm_s16le", "pcm_u8", "pcm_f32le", "pcm_s24le", "pcm_s32le"}
+AUDIO_TIMEOUT = 30
+
+
+def _tool(name: str) -> str:
+    path = getattr(settings, f"VISITS_{name.upper()}", FFPROBE if name == "ffprobe" else FFMPEG)
+    import os
+
+    if not os.path.exists(path):
+        raise FileRejected(_("服务器缺少 %(tool)s（%(path)s），暂时无法检查录音。请联系运维安装 ffmpeg 后重新上传。") % {"tool": name, "path": path})
+    return path
+
+
+def probe_audio(data: bytes) -> dict:
+    """Decode the whole file with ffmpeg (a header that only looks right is not a recording) and
+    read codec and duration with ffprobe. Raises FileRejected with what to do."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".audio") as handle:
+        handle.write(data)
+        handle.flush()
+        try:
+            probed = subprocess.run(
+                [_tool("ffprobe"), "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name,sample_rate,channels:format=duration,format_name", "-of", "json", handle.name],
+                capture_output=True, timeout=AUDIO_TIMEOUT, check=False,
+            )
+            decoded = subprocess.run([_tool("ffmpeg"), "-v", "error", "-xerror", "-i", handle.name, "-map", "0:a:0", "-f", "null", "-"], capture_output=True, timeout=AUDIO_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise FileRejected(_("录音解码超时（超过 %(s)d 秒），文件可能已损坏，请重新录制后上传。") % {"s": AUDIO_TIMEOUT})
+    facts = json.loads(probed.stdout or b"{}") if probed.returncode == 0 else {}
+    streams = facts.get("streams") or []
+    if probed.returncode != 0 or not streams or decoded.returncode != 0:
+        raise FileRejected(_("录音文件无法解码（内容损坏或不是真正的录音），请用手机录音功能重新录制后上传。"))
+    try:
+        duration = float((facts.get("format") or {}).get("duration") or 0)
+    except ValueError:
+        duration = 0.0
+    if duration <= 0.05:
+        raise FileRejected(_("录音太短或没有声音数据，请重新录制。"))
+    return {"codec": streams[0].get("codec_name", ""), "duration": duration, "container": (facts.get("format") or {}).get("format_name", "")}
+
+
+def playable_copy(data: bytes) -> bytes:
+    """An AAC/M4A copy that every browser plays (for AMR and other codecs they cannot)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".audio") as source, tempfile.NamedTemporaryFile(suffix=".m4a") as target:
+        source.write(data)
+        source.flush()
+        result = subprocess.run(
+            [_tool("ffmpeg"), "-v", "error", "-y", "-i", source.name, "-map", "0:a:0", "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", target.name],
+            capture_output=True, timeout=AUDIO_TIMEOUT * 2, check=False,
+        )
+        if result.returncode != 0:
+            raise FileRejected(_("无法生成可播放的录音副本，请下载原文件收听。"))
+        return target.read()
+
+
 def inspect_audio(data: bytes) -> Inspected:
+    """F3: sniffed by content, then decoded for real with ffmpeg; codec and duration recorded.
+    A codec browsers cannot play (AMR …) is noted: the page serves an AAC copy, the original stays."""
     content_type, extension = _detect(
         data,
         sniff_audio,
         _("这不是录音文件（检测到：%(what)s），支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"),
         _("无法识别的录音格式，支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"),
     )
-    duration = None
-    if content_type == "audio/wav":
-        duration = _wav_duration(data)
-        if not duration:
-            raise FileRejected(_("WAV 录音没有声音数据，请重新录制。"))
-    elif len(data) < 512:
+    if len(data) < 64:
         raise FileRejected(_("录音太短或为空，请重新录制。"))
-    return _inspected(
-        data,
-        content_type,
-        extension,
-        duration_seconds=round(duration, 2) if duration else None,
-    )
+    facts = probe_audio(data)
+    notes = [{"code": "audio_codec", "level": "info", "message": _("编码 %(codec)s，时长 %(s).1f 秒") % {"codec": facts["codec"], "s": facts["duration"]}, "codec": facts["codec"]}]
+    if facts["codec"] not in BROWSER_CODECS:
+        notes.append({"code": "audio_transcoded", "level": "info", "message": _("浏览器无法直接播放 %(codec)s，页面播放转码副本，原文件保留") % {"codec": facts["codec"]}})
+    return _inspected(data, content_type, extension, duration_seconds=round(facts["duration"], 2), notes=notes)
 
 
 def inspect(kind: str, data: bytes) -> Inspected:

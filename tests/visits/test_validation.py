@@ -147,9 +147,13 @@ def test_voice_memo_wav_is_accepted_with_duration(task):
         (b"#!AMR\n" + b"\x00" * 600, "audio/amr"),
     ],
 )
-def test_audio_type_is_sniffed_from_magic_bytes(data, expected):
-    """V3: MediaRecorder (WebM/MP4), WeChat (AMR) and common uploads are known by their bytes."""
-    assert media.inspect_audio(data).content_type == expected
+def test_audio_type_is_sniffed_from_magic_bytes_but_junk_behind_it_is_refused(data, expected):
+    """V3: MediaRecorder (WebM/MP4), WeChat (AMR) and common uploads are known by their bytes;
+    F3: the magic bytes alone are not a recording — junk behind them does not decode."""
+    assert media.sniff_audio(data)[0] == expected
+    with pytest.raises(media.FileRejected) as refused:
+        media.inspect_audio(data)
+    assert "无法解码" in refused.value.message and "重新录制" in refused.value.message
 
 
 def test_a_photo_is_not_a_voice_memo(task):
