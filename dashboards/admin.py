@@ -7,9 +7,18 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+from salesops.admin import HistoryAdmin as SimpleHistoryAdmin  # T7: read-only history
 
-from .models import Intervention, ReportSnapshot, Threshold, TvScreen, WorkdayOverride
+from datetime import date
+
+from django import forms
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from .holidays import holiday_notice_import, parse_notice
+from .models import HolidayNotice, Intervention, ReportSnapshot, Threshold, TvScreen, WorkdayOverride
+from .workdays import calendar_gap, library_covers_year
 from .services import tvscreen_revoke, tvscreen_rotate
 
 
@@ -18,7 +27,7 @@ class ThresholdAdmin(SimpleHistoryAdmin):
     list_display = ("kpi", "healthy_value", "trigger_value", "run_length", "window", "due_in_days", "sop_url", "training_video_url")
     fieldsets = (
         (None, {"fields": ("kpi",)}),
-        (_("健康线与异常规则"), {"fields": ("healthy_value", "trigger_value", "run_length", "window", "due_in_days", "lookback_days")}),
+        (_("健康线与异常规则"), {"fields": ("healthy_value", "trigger_value", "run_length", "window", "due_in_days", "lookback_days", "contact_basis")}),
         (_("一键优化建议"), {"fields": ("sop_title", "sop_url", "training_video_title", "training_video_url")}),
     )
 
@@ -89,3 +98,66 @@ class WorkdayOverrideAdmin(SimpleHistoryAdmin):
     list_display = ("day", "is_workday", "note")
     list_filter = ("is_workday",)
     date_hierarchy = "day"
+
+
+class HolidayNoticeForm(forms.Form):
+    year = forms.IntegerField(label=_("年份"), min_value=2000, max_value=2100)
+    text = forms.CharField(
+        label=_("通知原文或日期"),
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 100}),
+        help_text=_("粘贴国务院办公厅《关于××年部分节假日安排的通知》正文；或逐行填写“2027-01-01 休”“2027-02-06 班”“2027-02-10至2027-02-16 休”。"),
+    )
+
+
+@admin.register(HolidayNotice)
+class HolidayNoticeAdmin(SimpleHistoryAdmin):
+    """D6: paste the State Council's notice, preview the days understood, confirm → one
+    WorkdayOverride per day (with history) and the year counts as covered."""
+
+    list_display = ("year", "imported_by", "imported_at")
+    readonly_fields = ("year", "text", "imported_by", "imported_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # through the import (preview, confirm), never a bare row
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="dashboards_holidaynotice_import"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "import_url": reverse("admin:dashboards_holidaynotice_import")}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request):
+        if not self.has_change_permission(request) and not request.user.has_perm("dashboards.add_workdayoverride"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        gap = calendar_gap(date.today())
+        initial = {"year": gap.year if gap else date.today().year + 1}
+        form = HolidayNoticeForm(request.POST or None, initial=initial)
+        parsed = None
+        if request.method == "POST" and form.is_valid():
+            year, text = form.cleaned_data["year"], form.cleaned_data["text"]
+            parsed = parse_notice(text, year)
+            if parsed.errors:
+                for error in parsed.errors:
+                    form.add_error("text", error)
+            elif "confirm" in request.POST:
+                notice = holiday_notice_import(year=year, text=text, by=request.user)
+                messages.success(
+                    request,
+                    _("已导入 %(year)s 年放假调休安排：放假 %(h)s 天，调休上班 %(w)s 天。")
+                    % {"year": notice.year, "h": len(parsed.holidays), "w": len(parsed.workdays)},
+                )
+                return redirect("admin:dashboards_holidaynotice_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("导入国务院放假调休通知"),
+            "form": form,
+            "parsed": parsed,
+            "gap": gap,
+            "library_covers": library_covers_year(parsed.year if parsed else initial["year"]),
+        }
+        return TemplateResponse(request, "admin/dashboards/holidaynotice/import.html", context)

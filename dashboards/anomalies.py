@@ -11,7 +11,7 @@ Each KPI's rule is "the value is beyond the trigger line for `run_length` consec
 A run is one anomaly occurrence, keyed by (KPI, subject, first period of the run): evaluating again —
 the next morning, or twice the same morning — finds the same key and opens nothing new. When the run
 breaks and a later one starts, that is a new occurrence and a new task. A period without data
-(no contacted lead that day, no closed customer that week, a day before the ledger's first
+(no assigned lead that day, no closed customer that week, a day before the ledger's first
 evidence) breaks a run: an anomaly is claimed only from data.
 """
 
@@ -29,7 +29,7 @@ from .kpis import Scope, evidence_start, measure
 from .models import KPI_INTERVENTION, Intervention, Kpi, Threshold, Window
 from .periods import day_start, today
 from .services import fallback_owner, intervention_open
-from .workdays import working_days
+from .workdays import uncovered_days, working_days
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +139,19 @@ def evaluate_kpi(kpi: str, *, as_of: date, threshold: Threshold, lookback: int |
     while True:
         periods = evaluation_periods(threshold.window, as_of, count)
         cells = measure(kpi, [p.span for p in periods], Scope.company(), group, threshold=threshold, keys=[s.key for s in subjects])
+        # D6: a day the calendar does not cover (its year's 放假调休 not published or not imported)
+        # may be a holiday the Monday–Friday fallback calls a working day: it is not judged.
+        unknown = set(uncovered_days(periods[0].first_day, periods[-1].last_day + timedelta(days=1))) if periods else set()
         series = {}
         for subject in subjects:
             values = [cell.value for cell in cells[subject.key]]
             if kpi == Kpi.ACTION_FULLNESS:
-                # Before the ledger's first evidence nobody could have recorded anything.
-                values = [None if ledger_start is None or p.last_day < ledger_start else v for p, v in zip(periods, values)]
+                # Before the ledger's first evidence nobody could have recorded anything; a day
+                # outside the rep's employment has no value already (no rep-day, D8).
+                values = [
+                    None if ledger_start is None or p.last_day < ledger_start or p.first_day in unknown else v
+                    for p, v in zip(periods, values)
+                ]
             series[subject.key] = (values, cells[subject.key])
         # A run that already reached its length at the window's first period may have started
         # earlier: look further back, so that its key (its true first period) stays the same.

@@ -16,13 +16,24 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 
 from leads.cash.models import Deal, DealStatus, QuoteStatus, QuoteVersion
-from leads.models import OPEN_LEAD_STATUSES, Lead
+from leads.models import OPEN_LEAD_STATUSES, Lead, LeadStatus
 from salesops.models import Activity, Rep, Role
 
 from .kpis import EVIDENCE_KIND_VALUES
 from .periods import day_start, local_date
 
 ZONES = ("ticker", "ranking", "alerts")
+# Red covers every lead still being worked: a lead contacted once and then abandoned (status
+# "contacted", not converted nor closed) is as much a dropped ball as one never touched.
+RED_STATUSES = (*OPEN_LEAD_STATUSES, LeadStatus.CONTACTED)
+
+
+def fingerprint(*parts) -> str:
+    """A short digest of exactly what a zone shows (ids, states, displayed ages): board.js skips a
+    swap only when it is unchanged, so a replaced row is always swapped in (D9)."""
+    import hashlib
+
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 RED_AFTER = timedelta(hours=48)
 YELLOW_AFTER = timedelta(hours=72)
@@ -48,7 +59,7 @@ def ticker(now: datetime) -> dict:
     return {
         "deals": deals,
         # Unchanged data keeps the scrolling strip running instead of restarting it (board.js).
-        "fingerprint": "-".join(f"{deal.pk}:{deal.amount}" for deal in deals) or "none",
+        "fingerprint": fingerprint([(deal.pk, str(deal.amount), deal.product_summary, deal.closed_at.isoformat()) for deal in deals]),
         "seconds_per_loop": max(20, 7 * len(deals)),
     }
 
@@ -104,17 +115,26 @@ def ranking(now: datetime) -> dict:
         team.active_reps += 1
     size = _setting("DASHBOARDS_RANKING_SIZE", 14)
     team_rows = sorted(teams.values(), key=lambda t: (-t.total, t.name))
+    day = local_date(now)
+    shown = ranked[:size]
     return {
-        "rows": ranked[:size],
+        "rows": shown,
         "more": max(0, len(ranked) - size),
         "teams": team_rows,
         "total": sum(row.count for row in ranked),
-        "day": local_date(now),
+        "day": day,
+        "fingerprint": fingerprint(
+            day.isoformat(),
+            [(r.rank, r.rep_id, r.name, r.team, r.count) for r in shown],
+            [(t.team_id, t.name, t.total, t.active_reps, t.members) for t in team_rows],
+            max(0, len(ranked) - size),
+        ),
     }
 
 
 def red_leads(now: datetime):
-    """Open leads not followed up for more than 48 h: coalesce(last_contact_at, assigned_at).
+    """Leads still being worked (new, assigned, acknowledged, contacted) not followed up for more
+    than 48 h: coalesce(last_contact_at, assigned_at).
 
     One SELECT per open status, glued with UNION ALL: with "status IN (…)" SQLite's planner
     (which cannot tell that open leads are rare) scans the whole table; per status it walks the
@@ -125,7 +145,7 @@ def red_leads(now: datetime):
         .filter(last_touch__lt=now - RED_AFTER)
         .values_list("pk", "last_touch")
         .order_by()
-        for status in OPEN_LEAD_STATUSES
+        for status in RED_STATUSES
     ]
     return parts[0].union(*parts[1:], all=True).order_by()
 
@@ -173,11 +193,24 @@ def alerts(now: datetime) -> dict:
     green_top = list(green.filter(pk__in=green_ids[:top]).select_related("hospital"))
     for deal in green_top:
         deal.progress = int(deal.paid / deal.due * 100)
+    yellow_top = list(yellow.select_related("quote__customer", "quote__rep").order_by("sent_at", "pk")[:top])
+    yellow_count = yellow.count()
+
+    def hours(moment) -> int:
+        return int((now - moment).total_seconds() // 3600) if moment else -1
+
     return {
+        "fingerprint": fingerprint(
+            local_date(now).isoformat(),
+            (len(red_rows), yellow_count, len(green_ids)),
+            [(lead.pk, lead.status, lead.assignee_id, hours(lead.last_touch)) for lead in red_leads_top],
+            [(v.pk, v.status, str(v.total), hours(v.sent_at)) for v in yellow_top],
+            [(deal.pk, deal.progress, str(deal.amount)) for deal in green_top],
+        ),
         "red_count": len(red_rows),
         "red_top": red_leads_top,
-        "yellow_count": yellow.count(),
-        "yellow_top": list(yellow.select_related("quote__customer", "quote__rep").order_by("sent_at", "pk")[:top]),
+        "yellow_count": yellow_count,
+        "yellow_top": yellow_top,
         "green_count": len(green_ids),
         "green_top": green_top,
     }

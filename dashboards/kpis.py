@@ -1,11 +1,18 @@
-"""The three process-health KPIs (D2), computed from the records on demand.
+"""The three process-health KPIs (D2, D7) — THE one module of their definitions. The KPI page,
+the TV board, the anomaly rules, the reports and the suggestions all measure through `measure()`;
+docs/dashboards.md ("KPI definitions") explains each with worked examples.
 
-- 线索转化时效 (lead timeliness): median minutes from assignment to first effective contact, over the
-  leads *assigned* in the period that have been contacted.
-- 动作饱满度 (action fullness): evidence-backed actions (`EVIDENCE_KINDS`) by reps, per rep per
-  working day (Chinese calendar with 调休). Only completed days count, except "today" on its own.
+- 线索转化时效 (lead timeliness): over ALL leads whose FIRST assignment falls in the period, the
+  median minutes from the first assignment to the first effective contact; a lead never contacted
+  counts as still running, at "now − first assignment" (a team that contacts nobody has the worst
+  value, not no value). A reassignment does not restart the clock. Beside it: the share of those
+  leads contacted within the healthy line (120 min).
+- 动作饱满度 (action fullness): evidence-backed actions (`EVIDENCE_KINDS`) by reps ÷ rep-working-days,
+  where each working day (Chinese calendar with 调休) counts the reps employed on it (start and
+  leave dates on the rep). Only completed days count, except "today" on its own.
 - 协同密度 (collaboration density): for each customer with a won deal in the period, the number of
-  distinct reps with an activity on it in the `lookback_days` before the close; averaged.
+  distinct reps who EARNED POINTS (scoring `Contribution`, sum > 0) on it in the `lookback_days`
+  before the close; averaged. An acknowledgement or a look at the record earns nothing.
 
 Every measurement takes a list of time spans (days, working days, weeks …) and returns one cell per
 span and per group key (the company, each team or each rep) from ONE query per KPI: the number of
@@ -23,7 +30,8 @@ from datetime import date, datetime, timedelta
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leads.cash.models import Deal, DealStatus
@@ -118,39 +126,75 @@ def bucket_expression(field_name: str, live: list[tuple[int, Span]]):
 
 # --- KPI 1: lead conversion timeliness -------------------------------------------------------
 
+# The clock starts at the first assignment; rows created before that field existed (bulk loads)
+# fall back to assigned_at.
+CLOCK_START = Coalesce("first_assigned_at", "assigned_at")
 
-def lead_minutes(spans: list[Span], scope: Scope, group: str | None = None) -> dict:
-    """{(group key, span index): [minutes, …]} for leads assigned in each span and contacted."""
-    live = _live_spans(spans)
-    if not live:
-        return {}
-    leads = Lead.objects.filter(
-        assigned_at__gte=min(s for _i, (s, _e) in live),
-        assigned_at__lt=max(e for _i, (_s, e) in live),
-        first_effective_contact_at__isnull=False,
-    )
+
+def timeliness_leads(scope: Scope, start: datetime, end: datetime, contact_basis: str = "all"):
+    """The leads KPI 1 counts: first assigned in [start, end), of the scope (current assignee).
+    `contact_at` is the first effective contact on the director's chosen basis (T8): "all" includes
+    self-reported contact, "verified" only contact proven by a phone-system record or visit evidence."""
+    leads = Lead.objects.annotate(clock_start=CLOCK_START).filter(clock_start__gte=start, clock_start__lt=end, assignee__isnull=False)
+    if contact_basis == "verified":
+        from leads.models import ContactAttempt, ContactVerification
+
+        first_verified = (
+            ContactAttempt.objects.filter(lead=OuterRef("pk"), effective=True, verification=ContactVerification.VERIFIED)
+            .order_by("occurred_at")
+            .values("occurred_at")[:1]
+        )
+        leads = leads.annotate(contact_at=Subquery(first_verified))
+    else:
+        leads = leads.annotate(contact_at=F("first_effective_contact_at"))
     if scope.level == "team":
         leads = leads.filter(assignee__rep__team_id=scope.team_id)
     elif scope.level == "rep":
         leads = leads.filter(assignee_id=scope.rep_id)
+    return leads
+
+
+def lead_minutes(
+    spans: list[Span], scope: Scope, group: str | None = None, now: datetime | None = None, contact_basis: str = "all"
+) -> dict:
+    """{(group key, span index): [(minutes, contacted), …]} for every lead first assigned in each
+    span; a lead not contacted (yet) is still running: minutes up to `now`."""
+    live = _live_spans(spans)
+    if not live:
+        return {}
+    now = now or timezone.now()
+    leads = timeliness_leads(scope, min(s for _i, (s, _e) in live), max(e for _i, (_s, e) in live), contact_basis)
     key_field = {"team": "assignee__rep__team_id", "rep": "assignee_id"}.get(group or "")
-    fields = ["assigned_at", "first_effective_contact_at"] + ([key_field] if key_field else [])
+    fields = ["clock_start", "contact_at"] + ([key_field] if key_field else [])
     locate = _index(spans)
     minutes: dict = defaultdict(list)
     for row in leads.values_list(*fields).order_by():
-        assigned_at, contacted_at = row[0], row[1]
-        position = locate(assigned_at)
-        if position is None or contacted_at < assigned_at:
+        started, contacted_at = row[0], row[1]
+        position = locate(started)
+        if position is None:
             continue
+        stop = max(contacted_at, started) if contacted_at else max(now, started)
         key = row[2] if key_field else None
-        minutes[(key, position)].append((contacted_at - assigned_at).total_seconds() / 60)
+        minutes[(key, position)].append(((stop - started).total_seconds() / 60, contacted_at is not None))
     return minutes
 
 
-def _median_cell(values: list[float]) -> Cell:
+def _timeliness_cell(values: list[tuple[float, bool]], target_minutes: float) -> Cell:
+    """Median over all leads (running ones included) and the share contacted within the target."""
     if not values:
-        return Cell()
-    return Cell(round(statistics.median(values), 1), len(values))
+        return Cell(detail={"contacted": 0, "running": 0, "within_target": 0, "share_within_target": None})
+    within = sum(1 for minutes, contacted in values if contacted and minutes <= target_minutes)
+    contacted = sum(1 for _m, was_contacted in values if was_contacted)
+    return Cell(
+        round(statistics.median(minutes for minutes, _c in values), 1),
+        len(values),
+        {
+            "contacted": contacted,
+            "running": len(values) - contacted,
+            "within_target": within,
+            "share_within_target": round(100 * within / len(values), 1),
+        },
+    )
 
 
 # --- KPI 2: action fullness --------------------------------------------------------------------
@@ -199,54 +243,83 @@ def evidence_counts(spans: list[Span], scope: Scope, group: str | None = None) -
     return counts
 
 
-def headcounts(scope: Scope, group: str | None = None) -> dict:
-    """Reps (role rep) per group key: the denominator of "per rep"."""
-    if group == "rep" or scope.level == "rep":
-        return defaultdict(lambda: 1)
-    reps = Rep.objects.filter(role=Role.REP)
-    if scope.level == "team":
-        reps = reps.filter(team_id=scope.team_id)
-    if group == "team":
-        return defaultdict(int, {row["team_id"]: row["n"] for row in reps.values("team_id").annotate(n=Count("id")).order_by()})
-    return defaultdict(int, {None: reps.count()})
-
-
-def working_day_counts(spans: list[Span]) -> list[int]:
+def span_working_days(spans: list[Span]) -> list[list[date]]:
+    """The working days inside each span (a span that ends during a day — today "so far" — still
+    covers that day). One query for the overrides of the whole range."""
     live = _live_spans(spans)
     if not live:
-        return [0] * len(spans)
+        return [[] for _span in spans]
     first = local_date(min(s for _i, (s, _e) in live))
     last = local_date(max(e for _i, (_s, e) in live) - timedelta(microseconds=1))
     days = working_days(first, last + timedelta(days=1))
     result = []
     for start, end in spans:
         if start >= end:
-            result.append(0)
+            result.append([])
             continue
-        # A span that ends during a day (today "so far") still covers that day.
         span_first, span_last = local_date(start), local_date(end - timedelta(microseconds=1))
-        result.append(sum(1 for day in days if span_first <= day <= span_last))
+        result.append([day for day in days if span_first <= day <= span_last])
     return result
+
+
+def working_day_counts(spans: list[Span]) -> list[int]:
+    return [len(days) for days in span_working_days(spans)]
+
+
+def rep_days(days_per_span: list[list[date]], scope: Scope, group: str | None = None) -> dict:
+    """{(group key, span index): rep-working-days} — the denominator of "per rep per working day":
+    each working day counts the reps (role rep) employed on it (started_on ≤ day ≤ left_on), in
+    their current team. One small query (the rep profiles)."""
+    reps = Rep.objects.filter(role=Role.REP)
+    if scope.level == "team":
+        reps = reps.filter(team_id=scope.team_id)
+    elif scope.level == "rep":
+        reps = reps.filter(user_id=scope.rep_id)
+    rows = list(reps.values_list("user_id", "team_id", "started_on", "left_on").order_by())
+    if scope.level == "rep" and not rows:  # a person without a rep profile: every working day counts
+        rows = [(scope.rep_id, None, None, None)]
+    result: dict = defaultdict(int)
+    for user_id, team_id, started_on, left_on in rows:
+        key = {"team": team_id, "rep": user_id}.get(group or "")
+        for index, days in enumerate(days_per_span):
+            if started_on is None and left_on is None:
+                result[(key, index)] += len(days)
+            else:
+                result[(key, index)] += sum(
+                    1 for day in days if (started_on is None or started_on <= day) and (left_on is None or day <= left_on)
+                )
+    return result
+
+
+def employed_reps_on(day: date) -> set[int]:
+    """User ids of the reps employed on `day` (D8: no rule judges a day outside a rep's dates)."""
+    return {
+        user_id
+        for user_id, started_on, left_on in Rep.objects.filter(role=Role.REP).values_list("user_id", "started_on", "left_on")
+        if (started_on is None or started_on <= day) and (left_on is None or day <= left_on)
+    }
 
 
 # --- KPI 3: collaboration density ------------------------------------------------------------
 
 
-# Activities are appended as they happen, so once a deal is a couple of days old the set of reps
-# who touched its customer before the close no longer changes: it is kept in the cache.
+# Contributions are appended as their activities are scored, so once a deal is a couple of days
+# old the set of reps who earned points on its customer before the close no longer changes: it is
+# kept in the cache.
 INVOLVEMENT_SETTLED_AFTER = timedelta(days=2)
 INVOLVEMENT_CACHE_SECONDS = 7 * 24 * 3600
 IN_LIST_LIMIT = 900  # above this, select the deals by their range instead of listing ids
 
 
 def _involvement_key(deal_id: int, customer_id: int, closed_at: datetime, lookback_days: int) -> str:
-    return f"dashboards:involvement:{deal_id}:{customer_id}:{closed_at.timestamp():.6f}:{lookback_days}"
+    return f"dashboards:earned:{deal_id}:{customer_id}:{closed_at.timestamp():.6f}:{lookback_days}"
 
 
 def deal_involvement(deal_rows: list, deals, lookback_days: int) -> dict[int, set]:
-    """{deal id: ids of everyone with an activity on its customer in the lookback before the close}.
+    """{deal id: ids of everyone who EARNED POINTS on its customer (sum of `Contribution.points`
+    > 0) in the lookback before the close}.
 
-    Driven from the deals (index range on activity (customer, occurred_at) per deal), one query
+    Driven from the deals (index range on contribution (customer, occurred_at) per deal), one query
     for whatever the cache does not hold."""
     keys = {row[0]: _involvement_key(row[0], row[1], row[2], lookback_days) for row in deal_rows}
     cached = kpi_cache().get_many(list(keys.values()))
@@ -255,12 +328,18 @@ def deal_involvement(deal_rows: list, deals, lookback_days: int) -> dict[int, se
     if not missing:
         return result
     source = deals.filter(pk__in=missing) if len(missing) <= IN_LIST_LIMIT else deals
-    pairs = source.filter(
-        customer__activities__occurred_at__lte=F("closed_at"),
-        customer__activities__occurred_at__gte=F("closed_at") - timedelta(days=lookback_days),
-    ).values_list("pk", "customer__activities__rep_id").distinct().order_by()
+    pairs = (
+        source.filter(
+            customer__contributions__occurred_at__lte=F("closed_at"),
+            customer__contributions__occurred_at__gte=F("closed_at") - timedelta(days=lookback_days),
+        )
+        .values_list("pk", "customer__contributions__rep_id")
+        .annotate(points=Sum("customer__contributions__points"))
+        .filter(points__gt=0)
+        .order_by()
+    )
     found: dict[int, set] = defaultdict(set)
-    for deal_id, rep_id in pairs:
+    for deal_id, rep_id, _points in pairs:
         found[deal_id].add(rep_id)
     settled_before = timezone.now() - INVOLVEMENT_SETTLED_AFTER
     to_cache = {}
@@ -342,9 +421,12 @@ def measure(
     the others are computed together, in one query per KPI."""
     keys = list(keys) if keys is not None else [None]
     now = now or timezone.now()
-    if kpi == Kpi.COLLABORATION_DENSITY:
+    if kpi in (Kpi.COLLABORATION_DENSITY, Kpi.LEAD_TIMELINESS):
         threshold = threshold or Threshold.for_kpi(kpi)
-    variant = threshold.lookback_days if kpi == Kpi.COLLABORATION_DENSITY else ""
+    variant = {
+        Kpi.COLLABORATION_DENSITY: lambda: threshold.lookback_days,
+        Kpi.LEAD_TIMELINESS: lambda: f"{threshold.healthy_value}-{getattr(threshold, 'contact_basis', 'all')}",
+    }.get(kpi, str)()
     settled_before = day_start(local_date(now)) - SETTLED_AFTER
 
     def cache_key(span: Span) -> str:
@@ -362,7 +444,12 @@ def measure(
         key: [(hits[i].get(key) or Cell()) if i in hits else fresh[key][i] for i in range(len(spans))]
         for key in all_keys
     }
-    to_cache = {k: {key: result[key][i] for key in all_keys} for i, k in settled.items() if i not in hits}
+    # A span with a lead still running (never contacted) moves with `now`: it is not settled.
+    to_cache = {
+        k: {key: result[key][i] for key in all_keys}
+        for i, k in settled.items()
+        if i not in hits and not any(result[key][i].detail.get("running") for key in all_keys)
+    }
     if to_cache:
         kpi_cache().set_many(to_cache, KPI_CACHE_SECONDS)
     return result
@@ -371,21 +458,24 @@ def measure(
 def _measure(kpi: str, spans: list[Span], scope: Scope, group: str | None, threshold, keys: list, now: datetime) -> dict:
     result: dict = {}
     if kpi == Kpi.LEAD_TIMELINESS:
-        minutes = lead_minutes(spans, scope, group)
+        threshold = threshold or Threshold.for_kpi(kpi)
+        minutes = lead_minutes(spans, scope, group, now, contact_basis=getattr(threshold, "contact_basis", "all"))
+        target = float(threshold.healthy_value)
         for key in set(keys) | {k for k, _i in minutes}:
-            result[key] = [_median_cell(minutes.get((key, i), [])) for i in range(len(spans))]
+            result[key] = [_timeliness_cell(minutes.get((key, i), []), target) for i in range(len(spans))]
     elif kpi == Kpi.ACTION_FULLNESS:
         clipped = clip_to_completed_days(spans, now)
         counts = evidence_counts(clipped, scope, group)
-        heads = headcounts(scope, group)
-        workdays = working_day_counts(clipped)
+        days_per_span = span_working_days(clipped)
+        denominators = rep_days(days_per_span, scope, group)
         for key in set(keys) | {k for k, _i in counts}:
             cells = []
-            for i, days in enumerate(workdays):
+            for i, days in enumerate(days_per_span):
                 total = counts.get((key, i), 0)
-                people = heads[key]
-                value = round(total / (people * days), 2) if days and people else None
-                cells.append(Cell(value, total, {"working_days": days, "reps": people}))
+                people_days = denominators.get((key, i), 0)
+                value = round(total / people_days, 2) if people_days else None
+                detail = {"working_days": len(days), "rep_days": people_days, "reps": round(people_days / len(days), 2) if days else 0}
+                cells.append(Cell(value, total, detail))
             result[key] = cells
     elif kpi == Kpi.COLLABORATION_DENSITY:
         customers = closed_customers(spans, scope, group, threshold.lookback_days)

@@ -56,6 +56,7 @@ THRESHOLD_DEFAULTS = {
         "run_length": 3,
         "window": Window.DAY,
         "unit": "分钟",
+        "min_sample": 20,
     },
     Kpi.ACTION_FULLNESS: {
         "healthy_value": Decimal("4.2"),
@@ -63,6 +64,7 @@ THRESHOLD_DEFAULTS = {
         "run_length": 5,
         "window": Window.WORKING_DAY,
         "unit": "次/人/工作日",
+        "min_sample": 20,
     },
     Kpi.COLLABORATION_DENSITY: {
         "healthy_value": Decimal("2.1"),
@@ -70,6 +72,7 @@ THRESHOLD_DEFAULTS = {
         "run_length": 2,
         "window": Window.WEEK,
         "unit": "人/成交客户",
+        "min_sample": 3,
     },
 }
 
@@ -100,6 +103,20 @@ class Threshold(models.Model):
         default=180,
         validators=[MinValueValidator(1)],
         help_text=_("协同密度：成交前多少天内在该客户上有动作的销售算作参与"),
+    )
+    min_sample = models.PositiveIntegerField(
+        _("最佳团队最小样本"),
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text=_("一键优化建议：团队至少有这么多样本（时效：线索数；饱满度：人·工作日；协同：成交客户数）才参与“最佳团队”评选"),
+    )
+    # T8, KPI 1 only: count every effective contact, or only verified ones (phone system, visit evidence).
+    contact_basis = models.CharField(
+        _("首次有效联系口径"),
+        max_length=10,
+        choices=[("all", _("全部（含销售自报）")), ("verified", _("仅已核实"))],
+        default="all",
+        help_text=_("仅用于线索转化时效：总监选择是否只认已核实的联系。"),
     )
     sop_title = models.CharField(_("SOP 文档标题"), max_length=120, blank=True)
     sop_url = models.URLField(_("SOP 文档链接"), blank=True)
@@ -337,3 +354,24 @@ class WorkdayOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day:%Y-%m-%d} {_('上班') if self.is_workday else _('休息')}"
+
+
+class HolidayNotice(models.Model):
+    """A year's 放假调休 schedule as the State Council published it, imported in admin (D6): from
+    then on the year counts as covered even before `chinesecalendar` ships it. Its days are
+    `WorkdayOverride` rows (each with history); this row keeps the pasted text and who imported it."""
+
+    year = models.PositiveSmallIntegerField(_("年份"), unique=True)
+    text = models.TextField(_("通知原文或日期"))
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("导入人")
+    )
+    imported_at = models.DateTimeField(_("导入时间"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-year"]
+        verbose_name = verbose_name_plural = _("国务院放假调休通知")
+
+    def __str__(self) -> str:
+        return _("%(year)s 年放假调休安排") % {"year": self.year}

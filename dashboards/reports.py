@@ -8,7 +8,6 @@ announced through the outbox to the director (whole company) and each supervisor
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -29,7 +28,7 @@ from salesops.models import EVIDENCE_KINDS, Activity, ActivityKind, Rep, Role, T
 
 from .kpis import Scope, measure
 from .models import Health, Intervention, Kpi, ReportKind, ReportSnapshot, Threshold
-from .periods import day_start
+from .periods import day_start, local_tz
 from .services import directors, notify
 
 COUNTED_KINDS = {
@@ -73,7 +72,6 @@ def report_data(kind: str, first_day: date, last_day: date) -> dict:
     reps = list(Rep.objects.filter(role=Role.REP).select_related("user", "team").order_by("team__name", "user__username"))
     teams = list(Team.objects.select_related("supervisor").order_by("name"))
     per_rep: dict[int, dict] = defaultdict(_blank)
-    minutes: dict[int, list[float]] = defaultdict(list)
 
     kind_to_field = {str(k): name for name, kinds in COUNTED_KINDS.items() for k in kinds}
     for row in (
@@ -83,13 +81,8 @@ def report_data(kind: str, first_day: date, last_day: date) -> dict:
         .order_by()
     ):
         per_rep[row["rep_id"]][kind_to_field[row["kind"]]] += row["n"]
-    for assignee_id, assigned_at, contacted_at in Lead.objects.filter(
-        assigned_at__gte=start, assigned_at__lt=end, assignee__isnull=False
-    ).values_list("assignee_id", "assigned_at", "first_effective_contact_at"):
-        per_rep[assignee_id]["leads"] += 1
-        if contacted_at and contacted_at >= assigned_at:
-            per_rep[assignee_id]["contacted"] += 1
-            minutes[assignee_id].append((contacted_at - assigned_at).total_seconds() / 60)
+    # Money recorded by ANYONE counts (D10): a deal owned by a supervisor, a payment finance
+    # recorded — every person with an amount gets a row (see `_people` below), nothing is dropped.
     for row in (
         Deal.objects.filter(status=DealStatus.WON, closed_at__gte=start, closed_at__lt=end)
         .values("owner_id")
@@ -107,8 +100,6 @@ def report_data(kind: str, first_day: date, last_day: date) -> dict:
     ):
         per_rep[row["pusher"]]["payments"] = row["n"]
         per_rep[row["pusher"]]["payment_amount"] = _money(row["amount"])
-    for rep_id, values in minutes.items():
-        per_rep[rep_id]["first_contact_median"] = round(statistics.median(values), 1)
 
     thresholds = Threshold.all_by_kpi()
     span = [(start, end)]
@@ -117,6 +108,11 @@ def report_data(kind: str, first_day: date, last_day: date) -> dict:
     team_kpis = {k: measure(k, span, Scope.company(), "team", threshold=thresholds[k], keys=team_ids) for k in Kpi.values}
     rep_kpis = {k: measure(k, span, Scope.company(), "rep", threshold=thresholds[k], keys=rep_ids) for k in Kpi.values}
     company_kpis = {k: measure(k, span, Scope.company(), threshold=thresholds[k])[None][0] for k in Kpi.values}
+
+    # Leads, contacted and the median come from the KPI definitions (D7), not a second formula.
+    for rep_id, cells in rep_kpis[Kpi.LEAD_TIMELINESS].items():
+        if rep_id is not None and cells[0].n:
+            per_rep[rep_id].update(_lead_fields(cells[0]))
 
     def kpi_status(cells_by_kpi, key) -> dict:
         result = {}
@@ -137,19 +133,22 @@ def report_data(kind: str, first_day: date, last_day: date) -> dict:
             }
         )
 
-    def team_block(team: Team | None, members: list[Rep]) -> dict:
+    def team_block(team: Team | None, members: list[Rep], others: list) -> dict:
         rows = []
         totals = _blank()
-        team_minutes: list[float] = []
-        for rep in members:
-            values = dict(per_rep.get(rep.user_id) or _blank())
-            rows.append({"id": rep.user_id, "name": rep.display_name, **values, "kpis": kpi_status(rep_kpis, rep.user_id)})
-            for field_name in ("leads", "contacted", "calls", "visits", "evidence", "quotes", "deals", "payments"):
+        people = [(rep.user_id, rep.display_name, True) for rep in members] + others
+        for user_id, name, is_rep in people:
+            values = dict(per_rep.get(user_id) or _blank())
+            rows.append({"id": user_id, "name": name, **values, "kpis": kpi_status(rep_kpis, user_id) if is_rep else {}, "rep": is_rep})
+            for field_name in ("calls", "visits", "evidence", "quotes", "deals", "payments"):
                 totals[field_name] += values[field_name]
             for field_name in ("deal_amount", "payment_amount"):
                 totals[field_name] = _money(Decimal(totals[field_name]) + Decimal(values[field_name]))
-            team_minutes += minutes.get(rep.user_id, [])
-        totals["first_contact_median"] = round(statistics.median(team_minutes), 1) if team_minutes else None
+        if team is not None:
+            totals.update(_lead_fields(team_kpis[Kpi.LEAD_TIMELINESS][team.pk][0]))
+        else:
+            for field_name in ("leads", "contacted"):
+                totals[field_name] = sum(row[field_name] for row in rows)
         return {
             "id": team.pk if team else None,
             "name": team.name if team else _("未分组"),
@@ -163,26 +162,50 @@ def report_data(kind: str, first_day: date, last_day: date) -> dict:
     members_of: dict = defaultdict(list)
     for rep in reps:
         members_of[rep.team_id].append(rep)
-    blocks = [team_block(team, members_of.get(team.pk, [])) for team in teams]
-    if members_of.get(None):
-        blocks.append(team_block(None, members_of[None]))
+    others_of = _others(per_rep, {rep.user_id for rep in reps})
+    blocks = [team_block(team, members_of.get(team.pk, []), others_of.get(team.pk, [])) for team in teams]
+    if members_of.get(None) or others_of.get(None):
+        blocks.append(team_block(None, members_of.get(None, []), others_of.get(None, [])))
     company_totals = _blank()
     for block in blocks:
-        for field_name in ("leads", "contacted", "calls", "visits", "evidence", "quotes", "deals", "payments"):
+        for field_name in ("calls", "visits", "evidence", "quotes", "deals", "payments"):
             company_totals[field_name] += block["totals"][field_name]
         for field_name in ("deal_amount", "payment_amount"):
             company_totals[field_name] = _money(Decimal(company_totals[field_name]) + Decimal(block["totals"][field_name]))
-    all_minutes = [m for values in minutes.values() for m in values]
-    company_totals["first_contact_median"] = round(statistics.median(all_minutes), 1) if all_minutes else None
+    company_totals.update(_lead_fields(company_kpis[Kpi.LEAD_TIMELINESS]))
     return {
         "kind": kind,
         "period_start": first_day.isoformat(),
         "period_end": last_day.isoformat(),
-        "generated_at": timezone.now().isoformat(),
+        # Asia/Shanghai, as every time a reader sees (D10); the offset is kept in the string.
+        "generated_at": timezone.localtime(timezone.now(), local_tz()).isoformat(),
         "company": {"totals": company_totals, "kpis": kpi_status(company_kpis, None)},
         "teams": blocks,
         "open_interventions": sum(len(v) for v in interventions.values()),
     }
+
+
+def _lead_fields(cell) -> dict:
+    """KPI 1's cell (D7) as the report's columns: leads first assigned, contacted, median minutes
+    (never-contacted leads count as running)."""
+    return {"leads": cell.n, "contacted": cell.detail.get("contacted", 0), "first_contact_median": cell.value}
+
+
+def _others(per_rep: dict, rep_ids: set) -> dict:
+    """{team id: [(user id, name, False)]} — supervisors, directors, finance … who recorded money or
+    work in the period, in their team's block (no team: the "未分组" block)."""
+    ids = [user_id for user_id, values in per_rep.items() if user_id is not None and user_id not in rep_ids and values != _blank()]
+    if not ids:
+        return {}
+    from django.contrib.auth import get_user_model
+
+    result: dict = defaultdict(list)
+    for user in get_user_model().objects.filter(pk__in=ids).select_related("rep").order_by("username"):
+        profile = getattr(user, "rep", None)
+        role = profile.get_role_display() if profile else _("财务/其他")
+        name = f"{user.get_full_name() or user.username}（{role}）"
+        result[profile.team_id if profile else None].append((user.pk, name, False))
+    return result
 
 
 def visible_part(data: dict, team_ids: list[int] | None) -> dict:
@@ -207,6 +230,19 @@ def _kpi_text(status: dict) -> str:
     return " / ".join(parts)
 
 
+def shanghai_time(iso: str) -> str:
+    """"2026-03-11 07:00" in Asia/Shanghai, also for snapshots stored before with a UTC offset."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso or "")[:16]
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(local_tz())
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
 def report_pdf(data: dict) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, Paragraph, Spacer
@@ -215,7 +251,7 @@ def report_pdf(data: dict) -> bytes:
     kind_label = str(ReportKind(data["kind"]).label)
     period = data["period_start"] if data["period_start"] == data["period_end"] else f"{data['period_start']} ～ {data['period_end']}"
     title = _("销售%(kind)s %(period)s") % {"kind": kind_label, "period": period}
-    story = [Paragraph(title, s["title"]), Paragraph(_("生成时间：%s") % data["generated_at"][:16].replace("T", " "), s["small"])]
+    story = [Paragraph(title, s["title"]), Paragraph(_("生成时间：%s（北京时间）") % shanghai_time(data["generated_at"]), s["small"])]
     headers = ["", _("线索"), _("已联系"), _("首联中位(分)"), _("拜访"), _("留痕动作"), _("报价"), _("成交"), _("成交额"), _("回款"), _("回款额")]
     summary = [[_("团队"), *headers[1:], "KPI"]]
     for block in data["teams"]:

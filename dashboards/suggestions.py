@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count
+from django.utils.translation import gettext_lazy
 
 from salesops.models import Activity, ActivityKind, Role, Team
 
@@ -39,9 +40,23 @@ def _fmt(value: float | None, unit: str) -> str:
     return "—" if value is None else f"{value:g} {unit}"
 
 
+SAMPLE_UNITS = {
+    Kpi.LEAD_TIMELINESS: gettext_lazy("条线索"),
+    Kpi.ACTION_FULLNESS: gettext_lazy("人·工作日"),
+    Kpi.COLLABORATION_DENSITY: gettext_lazy("个成交客户"),
+}
+
+
+def sample_size(kpi: str, cell) -> int:
+    """What "enough data" means per KPI: leads, rep-working-days, closed customers."""
+    if kpi == Kpi.ACTION_FULLNESS:
+        return int(cell.detail.get("rep_days", 0))
+    return cell.n
+
+
 def best_team_snapshot(kpi: str, thresholds: dict[str, Threshold] | None = None) -> BestTeamSnapshot | None:
     """The team with the best value of `kpi` over the window, with its three KPI numbers against the
-    company's and its typical evidence. None when no team has data for the KPI."""
+    company's and its typical evidence. None when no team has at least `Threshold.min_sample`."""
     thresholds = thresholds or Threshold.all_by_kpi()
     days = int(getattr(settings, "DASHBOARDS_SUGGESTION_DAYS", 30))
     end = day_start(today())
@@ -51,7 +66,13 @@ def best_team_snapshot(kpi: str, thresholds: dict[str, Threshold] | None = None)
         return None
     by_team = {k: measure(k, span, Scope.company(), "team", threshold=thresholds[k], keys=list(teams)) for k in Kpi.values}
     company = {k: measure(k, span, Scope.company(), threshold=thresholds[k])[None][0].value for k in Kpi.values}
-    candidates = [(cells[0].value, team_id) for team_id, cells in by_team[kpi].items() if team_id in teams and cells[0].value is not None]
+    # D10: a team qualifies only with enough sample (one lead is not a best practice).
+    minimum = thresholds[kpi].min_sample
+    candidates = [
+        (cells[0].value, team_id)
+        for team_id, cells in by_team[kpi].items()
+        if team_id in teams and cells[0].value is not None and sample_size(kpi, cells[0]) >= minimum
+    ]
     if not candidates:
         return None
     higher = HIGHER_IS_BETTER[Kpi(kpi)]

@@ -26,7 +26,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from leads.cash.models import Deal, DealStatus
-from leads.models import Lead
 from salesops.access import role_of
 from salesops.models import Customer, Role
 
@@ -34,12 +33,13 @@ from . import board as board_data
 from .access import get_intervention_for_user, get_report_for_user, interventions_visible_to, kpi_access, report_team_ids
 from .charts import trend_chart
 from .forms import InterventionCloseForm, ReportGenerateForm
-from .kpis import clip_to_completed_days, closed_customers, evidence_actions, kpi_breakdown, kpi_cards
+from .kpis import clip_to_completed_days, closed_customers, evidence_actions, kpi_breakdown, kpi_cards, timeliness_leads
 from .models import InterventionKind, InterventionStatus, Kpi, ReportSnapshot, Threshold, TvScreen
 from .periods import PERIOD_KINDS, Period, day_start, parse_day, today
 from .reports import report_generate, report_pdf, visible_part
 from .services import can_close_intervention, intervention_close
-from .suggestions import best_team_snapshot
+from .suggestions import SAMPLE_UNITS, best_team_snapshot
+from .workdays import calendar_gap
 
 # --- D1: the TV board ------------------------------------------------------------------------
 
@@ -137,6 +137,7 @@ def kpis(request: HttpRequest) -> HttpResponse:
         for kind, label in PERIOD_KINDS.items()
     ]
     context = {
+        "calendar_gap": calendar_gap(today()),
         "access": access,
         "period": period,
         "cards": [(card, trend_chart(card)) for card in cards],
@@ -177,6 +178,8 @@ def kpi_suggestions(request: HttpRequest, kpi: str) -> HttpResponse:
         "kpi_label": Kpi(kpi).label,
         "threshold": thresholds[kpi],
         "snapshot": best_team_snapshot(kpi, thresholds),
+        "min_sample": thresholds[kpi].min_sample,
+        "sample_unit": SAMPLE_UNITS[Kpi(kpi)],
     }
     template = "dashboards/kpi_suggestions.html"
     if request.htmx:
@@ -207,16 +210,11 @@ def kpi_records(request: HttpRequest, kpi: str) -> HttpResponse:
     span = (day_start(first), day_start(last + timedelta(days=1)))
     threshold = Threshold.for_kpi(kpi)
     if kpi == Kpi.LEAD_TIMELINESS:
-        records = Lead.objects.filter(assigned_at__gte=span[0], assigned_at__lt=span[1]).select_related(
-            "assignee", "hospital", "customer"
-        )
-        if scope.level == "team":
-            records = records.filter(assignee__rep__team_id=scope.team_id)
-        elif scope.level == "rep":
-            records = records.filter(assignee_id=scope.rep_id)
+        # The very leads KPI 1 counts (D7): by first assignment, the never-contacted ones first.
+        records = timeliness_leads(scope, *span).select_related("assignee", "hospital", "customer")
         records = records.annotate(
-            response=ExpressionWrapper(F("first_effective_contact_at") - F("assigned_at"), output_field=DurationField())
-        ).order_by(F("response").desc(nulls_first=True), "assigned_at")
+            response=ExpressionWrapper(F("first_effective_contact_at") - F("clock_start"), output_field=DurationField())
+        ).order_by(F("response").desc(nulls_first=True), "clock_start")
     elif kpi == Kpi.ACTION_FULLNESS:
         clipped = clip_to_completed_days([span])[0]
         records = evidence_actions(scope, *clipped).select_related("rep", "customer", "customer__hospital")
@@ -282,6 +280,7 @@ def intervention_list(request: HttpRequest) -> HttpResponse:
         "statuses": InterventionStatus.choices,
         "kinds": InterventionKind.choices,
         "today": today(),
+        "calendar_gap": calendar_gap(today()),
     }
     template = "dashboards/interventions.html"
     if request.htmx:
@@ -345,7 +344,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
         return redirect(snapshot.get_absolute_url())
     snapshots = ReportSnapshot.objects.defer("data").select_related("generated_by")
     page = Paginator(snapshots, 30).get_page(request.GET.get("page"))
-    return render(request, "dashboards/reports.html", {"page": page, "form": form})
+    return render(request, "dashboards/reports.html", {"page": page, "form": form, "calendar_gap": calendar_gap(today())})
 
 
 @login_required

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import path
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+from salesops.admin import HistoryAdmin as SimpleHistoryAdmin  # T7: read-only history
 
 from .models import (
+    Leave,
+    Territory,
+    TerritoryArea,
+    WorkSchedule,
     AssignmentDecision,
     AssignmentRules,
     ContactAttempt,
@@ -19,7 +27,8 @@ from .models import (
     RulesStatus,
     WebhookReceipt,
 )
-from .services import LeadActionError, rules_publish
+from .services import LeadActionError, rules_initial, rules_publish
+from .territories import TerritoryImportError, read_territory_file, territories_import
 
 
 class ReadOnlyMixin:
@@ -35,7 +44,7 @@ class ReadOnlyMixin:
 
 class DecisionInline(ReadOnlyMixin, admin.TabularInline):
     model = AssignmentDecision
-    fields = ("decided_at", "kind", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us", "reason")
+    fields = ("decided_at", "kind", "basis", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us", "reason")
     readonly_fields = fields
     extra = 0
 
@@ -59,7 +68,7 @@ class LeadAdmin(SimpleHistoryAdmin):
     # and append to the ledger); here ops can correct the lead's own data.
     readonly_fields = (
         "status", "assignee", "created_at", "assigned_at", "acknowledged_at", "acknowledged_via", "escalated_at",
-        "first_effective_contact_at", "last_contact_at", "repeat_count", "last_repeat_at", "closed_at", "page_link",
+        "first_effective_contact_at", "last_contact_at", "repeat_count", "last_repeat_at", "closed_at", "unassigned_reason", "page_link",
     )
     inlines = [DecisionInline, ContactAttemptInline]
 
@@ -73,9 +82,15 @@ class AssignmentRulesAdmin(SimpleHistoryAdmin):
     """Weights are versioned: edit a draft, simulate it (link), publish it. A live or retired
     version is never edited — every stored decision points at the weights that made it."""
 
-    list_display = ("version", "status", "weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "published_at", "simulate_link")
+    list_display = (
+        "version", "status", "weight_grade", "weight_product_line", "weight_workload", "weight_territory", "owner_policy", "tie_band",
+        "ack_timeout_minutes", "dedupe_window_days", "published_at", "simulate_link",
+    )
     list_filter = ("status",)
-    fields = ("version", "status", "weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "note", "published_at", "published_by")
+    fields = (
+        "version", "status", "weight_grade", "weight_product_line", "weight_workload", "weight_territory", "owner_policy", "tie_band",
+        "ack_timeout_minutes", "dedupe_window_days", "note", "published_at", "published_by",
+    )
     actions = ["publish"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -86,11 +101,7 @@ class AssignmentRulesAdmin(SimpleHistoryAdmin):
     def get_changeform_initial_data(self, request):
         live = AssignmentRules.live()
         last = AssignmentRules.objects.order_by("-version").first()
-        return {
-            "version": (last.version if last else 0) + 1,
-            "weight_grade": live.weight_grade, "weight_product_line": live.weight_product_line, "weight_workload": live.weight_workload,
-            "ack_timeout_minutes": live.ack_timeout_minutes, "dedupe_window_days": live.dedupe_window_days,
-        }
+        return {"version": (last.version if last else 0) + 1, **rules_initial(live)}
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -119,8 +130,8 @@ class AssignmentRulesAdmin(SimpleHistoryAdmin):
 
 @admin.register(AssignmentDecision)
 class AssignmentDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("decided_at", "lead", "kind", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us")
-    list_filter = ("kind", "rules")
+    list_display = ("decided_at", "lead", "kind", "basis", "chosen", "decided_by", "rules", "eligible_count", "tie_size", "duration_us", "reason")
+    list_filter = ("kind", "basis", "rules")
     list_select_related = ("lead", "chosen", "decided_by", "rules")
     search_fields = ("lead__contact_name", "chosen__username")
 
@@ -154,3 +165,92 @@ class WebhookReceiptAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("received_at", "endpoint", "key", "status_code")
     list_filter = ("endpoint", "status_code")
     search_fields = ("key",)
+
+
+# --- Routing master data (L10, L11) --------------------------------------------------------------
+
+
+class TerritoryImportForm(forms.Form):
+    file = forms.FileField(label=_("文件（.xlsx 或 .csv）"))
+
+
+class TerritoryAreaInline(admin.TabularInline):
+    model = TerritoryArea
+    fields = ("city", "district", "hospital")
+    raw_id_fields = ("hospital",)
+    extra = 1
+
+
+@admin.register(Territory)
+class TerritoryAdmin(SimpleHistoryAdmin):
+    """Territories owned by teams (L10); every change is history (the simulation replays it)."""
+
+    list_display = ("name", "team", "active", "area_list")
+    list_filter = ("team", "active")
+    search_fields = ("name", "areas__city", "areas__district", "areas__hospital__name")
+    inlines = [TerritoryAreaInline]
+    change_list_template = "salesops/admin/change_list_import.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("team").prefetch_related("areas__hospital")
+
+    @admin.display(description=_("范围"))
+    def area_list(self, territory) -> str:
+        return "、".join(str(area) for area in territory.areas.all())[:200]
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="leads_territory_import"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        links = [(reverse("admin:leads_territory_import"), _("Excel 导入辖区"))] if self.has_add_permission(request) else []
+        return super().changelist_view(request, {**(extra_context or {}), "import_links": links})
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = TerritoryImportForm(request.POST or None, request.FILES or None)
+        errors: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                outcome = territories_import(read_territory_file(upload, upload.name), by=request.user)
+            except TerritoryImportError as exc:
+                errors = [str(exc)]
+            else:
+                errors = [f"「{upload.name}」{error}" for error in outcome.errors]
+                if outcome.ok:
+                    self.message_user(
+                        request,
+                        _("已导入：新建辖区 %(t)s 个，范围 %(a)s 条；已存在 %(u)s 条未变") % {"t": outcome.territories_created, "a": outcome.areas_created, "u": outcome.unchanged},
+                        messages.SUCCESS,
+                    )
+                    return redirect("admin:leads_territory_changelist")
+        context = {**self.admin_site.each_context(request), "form": form, "errors": errors, "title": _("Excel 导入辖区")}
+        return render(request, "leads/admin/territory_import.html", context, status=400 if errors else 200)
+
+
+@admin.register(WorkSchedule)
+class WorkScheduleAdmin(SimpleHistoryAdmin):
+    """Working hours per team or per rep (L11); the rep's own wins."""
+
+    list_display = ("__str__", "team", "user", "day_rule", "start_time", "end_time")
+    list_filter = ("day_rule", "team")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Leave)
+class LeaveAdmin(SimpleHistoryAdmin):
+    """Leave periods (L11): a rep on leave takes no new leads."""
+
+    list_display = ("user", "kind", "starts_at", "ends_at", "note")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "user__first_name", "note")
+    raw_id_fields = ("user",)
+    date_hierarchy = "starts_at"
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        super().save_model(request, obj, form, change)

@@ -26,12 +26,18 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from .territories import AreaRow, TerritoryIndex, match_lead
+
 from salesops.models import Activity, ActivityKind, Rep, Role
 
-from .assignment import STORED_CANDIDATES, Candidate, LeadFacts, Weights, decide
+from .assignment import STORED_CANDIDATES, Candidate, LeadFacts, Owner, Weights, decide
 from .models import (
     AssignmentDecision,
     AssignmentRules,
+    OwnerPolicy,
+    RulesStatus,
+    Territory,
+    TerritoryArea,
     ContactAttempt,
     ContactKind,
     ContactOutcome,
@@ -57,6 +63,62 @@ SLOW_MIN_LEADS = 5
 SLOW_FIRST_CONTACT_MINUTES = (190, 420)  # from acknowledgement to the first call in the slow spell
 
 
+# L10: one territory per team, matching the teams' cities (杭州 split by district between its two teams).
+TERRITORIES = [
+    ("杭州一组", "杭州主城区·湖州", [("杭州", "上城"), ("杭州", "拱墅"), ("杭州", "西湖"), ("杭州", "滨江"), ("湖州", "")]),
+    ("杭州二组", "杭州新城区·嘉兴", [("杭州", "萧山"), ("杭州", "余杭"), ("杭州", "临平"), ("杭州", "富阳"), ("嘉兴", "")]),
+    ("宁绍组", "宁波·绍兴·舟山", [("宁波", ""), ("绍兴", ""), ("舟山", "")]),
+    ("温台组", "温州·台州·丽水", [("温州", ""), ("台州", ""), ("丽水", "")]),
+    ("浙中西组", "金华·衢州", [("金华", ""), ("衢州", "")]),
+]
+# The second-wave rules (territory, account owner first, tie band) went live this many days ago;
+# before that the first-wave rules (grade, line, load; exact ties) decided the demo's leads.
+NEW_RULES_DAYS_AGO = 30
+STORY_HOSPITAL = "杭州市第一人民医院"  # issue 15's web lead: an owned customer reaches its owner
+
+
+def seed_territories(ctx, since: datetime) -> TerritoryIndex:
+    """The demo company's territories, recorded (history) as set up at `since` so the simulation
+    replays them for every demo lead. Idempotent."""
+    teams = {team.name: team for team in ctx.teams}
+    rows: list[AreaRow] = []
+    for team_name, name, areas in TERRITORIES:
+        team = teams.get(team_name)
+        if team is None:
+            continue
+        territory = Territory.objects.filter(name=name).first()
+        if territory is None:
+            territory = Territory(name=name, team=team, note="演示数据")
+            territory._history_date = since
+            territory.save()
+        for city, district in areas:
+            if not TerritoryArea.objects.filter(city=city, district=district, hospital__isnull=True).exists():
+                area = TerritoryArea(territory=territory, city=city, district=district)
+                area._history_date = since
+                area.save()
+            rows.append(AreaRow(None, city, district, territory.name, team.pk))
+    return TerritoryIndex(rows)
+
+
+def demo_rules(now: datetime) -> tuple[AssignmentRules, AssignmentRules]:
+    """(first-wave rules, second-wave rules): the fresh install's unused v1 becomes the first-wave
+    version the demo's older leads were decided by; v2 (the new defaults) is published
+    NEW_RULES_DAYS_AGO days ago. With decisions already stored nothing is changed."""
+    live = AssignmentRules.live()
+    if live.decisions.exists() or AssignmentRules.objects.count() > 1:
+        return live, live
+    started, switched = now - timedelta(days=DAYS + 1), now - timedelta(days=NEW_RULES_DAYS_AGO)
+    live.weight_territory, live.owner_policy, live.tie_band, live.note = 0, OwnerPolicy.OFF, 0, "第一版：等级、产品线、负荷；严格同分轮转"
+    live.status, live.published_at = RulesStatus.RETIRED, started
+    live._history_date = started
+    live.save()
+    new = AssignmentRules(version=live.version + 1, status=RulesStatus.LIVE, published_at=switched, created_at=switched,
+                          note="第二版：加入辖区、客户归属优先、2 分同分区间")
+    new._history_date = switched
+    new.save()
+    return live, new
+
+
 def _roster() -> list[Candidate]:
     reps = Rep.objects.filter(role=Role.REP, user__is_active=True).select_related("user").prefetch_related("product_lines")
     return [
@@ -71,6 +133,38 @@ def _roster() -> list[Candidate]:
         )
         for rep in reps
     ]
+
+
+def _facts(customer, product, territories: TerritoryIndex, by_id: dict[int, Candidate]) -> LeadFacts:
+    hospital = customer.hospital
+    owner = by_id.get(customer.owner_id)
+    return LeadFacts(
+        hospital.grade,
+        product.line_id,
+        match_lead(territories, hospital, hospital.name),
+        Owner(owner.user_id, owner.name, owner.team_id, "customer") if owner else None,
+    )
+
+
+def _story_lead(ctx, now: datetime, roster, territories, rules, last_assigned) -> tuple[Lead, dict] | None:
+    """Issue 15's case, 12 minutes ago: a web lead for an owned customer of 杭州市第一人民医院 —
+    under the live rules it reaches the customer's owner."""
+    customer = next((c for c in ctx.customers if c.hospital.name == STORY_HOSPITAL and c.owner_id), None)
+    if customer is None:
+        return None
+    product = next((p for p in ctx.products if p.model_number == "AK-HIP-01"), ctx.products[0])
+    by_id = {candidate.user_id: candidate for candidate in roster}
+    decision = decide(roster, _facts(customer, product, territories, by_id), Weights.of(rules), lambda ids: {i: last_assigned.get(i) for i in ids})
+    created_at = now - timedelta(minutes=12)
+    lead = Lead(
+        customer=customer, contact_name="郑主任", phone="+8613957100015", product_model=product.model_number, product=product,
+        hospital=customer.hospital, hospital_name=customer.hospital.name, hospital_grade=customer.hospital.grade,
+        source=LeadSource.WEBSITE, assignee_id=decision.chosen_id, created_at=created_at,
+        assigned_at=created_at + timedelta(milliseconds=9) if decision.chosen_id else None,
+        status=LeadStatus.ASSIGNED if decision.chosen_id else LeadStatus.NEW,
+    )
+    lead._history_date = created_at
+    return lead, {"decision": decision, "rules": rules}
 
 
 def _moment(rng: random.Random, day: datetime) -> datetime:
@@ -118,8 +212,9 @@ def seed(ctx) -> None:
 
 def _seed(ctx, rng: random.Random) -> None:
     now = timezone.now()
-    rules = AssignmentRules.live()
-    weights = Weights.of(rules)
+    territories = seed_territories(ctx, now - timedelta(days=DAYS + 1))
+    first_rules, new_rules = demo_rules(now)
+    switch_at = now - timedelta(days=NEW_RULES_DAYS_AGO)
     roster = _roster()
     if not roster or not ctx.customers:
         return
@@ -156,8 +251,9 @@ def _seed(ctx, rng: random.Random) -> None:
                 while queue and queue[0] < created_at - timedelta(days=2):
                     queue.popleft()
                 candidate.open_count = len(queue)
-            facts = LeadFacts(hospital.grade, product.line_id)
-            decision = decide(roster, facts, weights, lambda ids: {i: last_assigned.get(i) for i in ids})
+            rules = new_rules if created_at >= switch_at else first_rules
+            facts = _facts(customer, product, territories, by_id)
+            decision = decide(roster, facts, Weights.of(rules), lambda ids: {i: last_assigned.get(i) for i in ids})
             assignee_id = decision.chosen_id
             if assignee_id:
                 recent[assignee_id].append(created_at)
@@ -181,7 +277,11 @@ def _seed(ctx, rng: random.Random) -> None:
             )
             lead._history_date = created_at
             leads.append(lead)
-            plans.append({"decision": decision})
+            plans.append({"decision": decision, "rules": rules})
+    story = _story_lead(ctx, now, roster, territories, new_rules, last_assigned)
+    if story is not None:
+        leads.append(story[0])
+        plans.append(story[1])
 
     slow_team = next((team.pk for team in ctx.teams if team.name == SLOW_TEAM), None)
     slow_assigned: dict[date, int] = defaultdict(int)
@@ -202,10 +302,11 @@ def _seed(ctx, rng: random.Random) -> None:
             lead.acknowledged_at = lead.assigned_at + timedelta(seconds=delay)
             lead.acknowledged_via = rng.choice(["link", "link", "link", "button"])
             lead.status = LeadStatus.ACKNOWLEDGED
-        if lead.assigned_at + timedelta(minutes=rules.ack_timeout_minutes) < now and (
-            lead.acknowledged_at is None or lead.acknowledged_at > lead.assigned_at + timedelta(minutes=rules.ack_timeout_minutes)
+        timeout = new_rules.ack_timeout_minutes
+        if lead.assigned_at + timedelta(minutes=timeout) < now and (
+            lead.acknowledged_at is None or lead.acknowledged_at > lead.assigned_at + timedelta(minutes=timeout)
         ):
-            lead.escalated_at = lead.assigned_at + timedelta(minutes=rules.ack_timeout_minutes, seconds=rng.randint(0, 25))
+            lead.escalated_at = lead.assigned_at + timedelta(minutes=timeout, seconds=rng.randint(0, 25))
             attempts_plan.append((index, {"robot": True, "at": lead.escalated_at + timedelta(seconds=rng.randint(20, 90))}))
         if lead.acknowledged_at is None:
             if age > timedelta(days=2):
@@ -264,9 +365,12 @@ def _seed(ctx, rng: random.Random) -> None:
         [
             AssignmentDecision(
                 lead=lead,
-                rules=rules,
+                rules=plan["rules"],
                 chosen_id=lead.assignee_id,
                 decided_at=lead.assigned_at or lead.created_at,
+                basis=plan["decision"].basis,
+                reason=plan["decision"].reason[:200],
+                context=plan["decision"].context,
                 candidates=plan["decision"].ranked[:STORED_CANDIDATES],
                 skipped=plan["decision"].skipped,
                 eligible_count=plan["decision"].eligible_count,

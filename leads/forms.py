@@ -45,13 +45,17 @@ def reassignable_reps(user):
 class RepChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user) -> str:
         rep = user.rep
-        state = "" if rep.on_duty else f"（{_('休息')}）"
+        state = "" if rep.on_duty else f"（{_('不在岗')}）"
         return f"{user.get_full_name() or user.username} · {rep.team or ''}{state}"
 
 
 class ReassignForm(forms.Form):
     to = RepChoiceField(label=_("改派给"), queryset=User.objects.none())
     reason = forms.CharField(label=_("原因"), max_length=200)
+    override = forms.BooleanField(
+        label=_("仍然改派"), required=False,
+        help_text=_("对方不在岗、休假、不在工作时间或待办已满时，系统会先提醒；确需改派请勾选并写明原因。"),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,7 +80,10 @@ class PasteForm(forms.Form):
 class RulesDraftForm(forms.ModelForm):
     class Meta:
         model = AssignmentRules
-        fields = ("weight_grade", "weight_product_line", "weight_workload", "ack_timeout_minutes", "dedupe_window_days", "note")
+        fields = (
+            "weight_grade", "weight_product_line", "weight_workload", "weight_territory", "owner_policy", "tie_band",
+            "ack_timeout_minutes", "dedupe_window_days", "note",
+        )
 
 
 class SimulateForm(forms.Form):

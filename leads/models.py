@@ -8,6 +8,7 @@ created_at, assigned_at, acknowledged_at, escalated_at, first_effective_contact_
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -74,6 +75,8 @@ class LeadStatus(models.TextChoices):
 
 
 OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.ACKNOWLEDGED)
+# R8: a repeat contact on a lead in one of these states opens a new lead linked to it.
+CLOSED_LEAD_STATUSES = (LeadStatus.CONVERTED, LeadStatus.CLOSED)
 # The board's red light: an open lead nobody followed up for this long.
 NOT_FOLLOWED_UP_AFTER = timedelta(hours=48)
 
@@ -148,6 +151,8 @@ class Lead(models.Model):
     )
     created_at = models.DateTimeField(_("进线时间"), default=timezone.now, db_index=True)
     assigned_at = models.DateTimeField(_("分配时间"), null=True, blank=True)
+    # The KPI clock (D7) starts at the FIRST assignment; a reassignment resets assigned_at only.
+    first_assigned_at = models.DateTimeField(_("首次分配时间"), null=True, blank=True, db_index=True)
     acknowledged_at = models.DateTimeField(_("接收时间"), null=True, blank=True)
     acknowledged_via = models.CharField(_("接收方式"), max_length=12, blank=True)
     escalated_at = models.DateTimeField(_("升级时间"), null=True, blank=True)
@@ -157,6 +162,12 @@ class Lead(models.Model):
     last_repeat_at = models.DateTimeField(_("最近重复咨询"), null=True, blank=True)
     closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
     close_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
+    # L11: set while nobody can take the lead (off duty, on leave, off hours, full); cleared on assignment.
+    unassigned_reason = models.CharField(_("未分配原因"), max_length=200, blank=True)
+    previous_lead = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_up_leads", verbose_name=_("上一条线索"),
+        help_text=_("同一电话在已关闭/已转化的线索之后再次咨询"),
+    )
     history = HistoricalRecords()
 
     objects = LeadQuerySet.as_manager()
@@ -175,6 +186,15 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_name} {self.product_model}".strip()
+
+    def save(self, *args, **kwargs):
+        # An invariant of the row, not a workflow: whichever door assigns the lead (intake, the
+        # pending sweep, a reassignment, admin), the first assignment time is kept once (D7).
+        if self.assigned_at and self.first_assigned_at is None:
+            self.first_assigned_at = self.assigned_at
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "first_assigned_at"}
+        super().save(*args, **kwargs)
 
     @property
     def is_open(self) -> bool:
@@ -208,6 +228,14 @@ class RulesStatus(models.TextChoices):
     RETIRED = "retired", _("已停用")
 
 
+class OwnerPolicy(models.TextChoices):
+    """L9: what a lead for a customer (or hospital) with an active owner does."""
+
+    ALWAYS = "always", _("始终给负责人（不在岗/满额也给）")
+    WHEN_ELIGIBLE = "when_eligible", _("负责人可接时给负责人，否则给其团队")
+    OFF = "off", _("不考虑客户归属")
+
+
 class AssignmentRules(models.Model):
     """One version of the assignment weights and rules (L4, L8). Exactly one version is live;
     drafts are edited and simulated, then published; a published version is never edited again,
@@ -222,6 +250,19 @@ class AssignmentRules(models.Model):
         _("产品线匹配权重"), default=40, validators=[MaxValueValidator(100)]
     )
     weight_workload = models.PositiveSmallIntegerField(_("待办负荷权重"), default=30, validators=[MaxValueValidator(100)])
+    # Second wave (L9, L10, L12). Versions published before it keep 0 / off / 0 (their meaning).
+    weight_territory = models.PositiveSmallIntegerField(
+        _("辖区匹配权重"), default=40, validators=[MaxValueValidator(100)],
+        help_text=_("医院所在辖区属于销售所在团队得满分"),
+    )
+    owner_policy = models.CharField(
+        _("客户归属"), max_length=16, choices=OwnerPolicy.choices, default=OwnerPolicy.WHEN_ELIGIBLE
+    )
+    tie_band = models.DecimalField(
+        _("同分区间（分）"), max_digits=4, decimal_places=1, default=Decimal("2.0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("20"))],
+        help_text=_("与最高分相差不超过该分数的销售视为同分，按最久未分配轮转"),
+    )
     ack_timeout_minutes = models.PositiveSmallIntegerField(
         _("接收时限（分钟）"), default=3, validators=[MinValueValidator(1), MaxValueValidator(240)],
         help_text=_("超过时限未接收即升级：通知主管并请外呼机器人首呼"),
@@ -252,12 +293,21 @@ class AssignmentRules(models.Model):
         return f"v{self.version} {self.get_status_display()}"
 
     def clean(self) -> None:
-        if not (self.weight_grade + self.weight_product_line + self.weight_workload):
-            raise ValidationError(_("三个权重不能全为 0"))
+        if not (self.weight_grade + self.weight_product_line + self.weight_workload + self.weight_territory):
+            raise ValidationError(_("权重不能全为 0"))
+
+    def save(self, *args, **kwargs):
+        # T7: a published version is never edited nor turned back into a draft, by any path.
+        from salesops.guards import refuse_frozen_change
+
+        refuse_frozen_change(
+            self, is_frozen=lambda stored: stored["status"] != RulesStatus.DRAFT, mutable=("status",), back_to=("status", RulesStatus.DRAFT)
+        )
+        super().save(*args, **kwargs)
 
     @property
-    def weights(self) -> tuple[int, int, int]:
-        return self.weight_grade, self.weight_product_line, self.weight_workload
+    def weights(self) -> tuple[int, int, int, int]:
+        return self.weight_grade, self.weight_product_line, self.weight_workload, self.weight_territory
 
     @classmethod
     def live(cls, *, for_update: bool = False) -> "AssignmentRules":
@@ -282,6 +332,16 @@ class AssignmentRules(models.Model):
 class DecisionKind(models.TextChoices):
     AUTO = "auto", _("自动分配")
     MANUAL = "manual", _("主管改派")
+
+
+class DecisionBasis(models.TextChoices):
+    """What decided an automatic assignment (L9–L12)."""
+
+    OWNER = "owner", _("客户负责人")
+    OWNER_FORCED = "owner_forced", _("客户负责人（始终归属）")
+    OWNER_TEAM = "owner_team", _("负责人所在团队")
+    SCORE = "score", _("综合得分")
+    NOBODY = "nobody", _("无人可接")
 
 
 @append_only
@@ -311,6 +371,10 @@ class AssignmentDecision(AppendOnlyModel):
     eligible_count = models.PositiveIntegerField(_("合格候选人数"), default=0)
     tie_size = models.PositiveIntegerField(_("同分人数"), default=0)
     duration_us = models.PositiveIntegerField(_("决策耗时（微秒）"), default=0)
+    basis = models.CharField(_("依据"), max_length=16, choices=DecisionBasis.choices, blank=True)
+    # {"owner": {"id", "name", "team_id", "source"}, "territory": {"name", "team_ids"}, "policy", "band",
+    #  "override": {...warnings a manual reassignment overrode}}
+    context = models.JSONField(_("分配依据"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-decided_at", "-pk"]
@@ -362,6 +426,14 @@ class ContactSource(models.TextChoices):
     ROBOT = "robot", _("外呼机器人")
 
 
+class ContactVerification(models.TextChoices):
+    """T8: typed by a rep is a claim; a call-robot callback, a phone-system record or visit
+    evidence proves it."""
+
+    SELF_REPORTED = "self_reported", _("自报")
+    VERIFIED = "verified", _("已核实")
+
+
 # L7: a call of at least this long, or an on-site visit, is an effective contact.
 EFFECTIVE_CALL_SECONDS = 60
 
@@ -384,6 +456,10 @@ class ContactAttempt(models.Model):
     dialer_call = models.ForeignKey(
         "DialerCall", on_delete=models.SET_NULL, null=True, blank=True, related_name="attempts", verbose_name=_("外呼")
     )
+    verification = models.CharField(
+        _("核实"), max_length=14, choices=ContactVerification.choices, default=ContactVerification.SELF_REPORTED, db_index=True
+    )
+    proof = models.CharField(_("核实依据"), max_length=20, blank=True, help_text=_("call_robot / phone_system / visit_evidence"))
     history = HistoricalRecords()
 
     class Meta:
@@ -451,6 +527,7 @@ class WebhookReceipt(AppendOnlyModel):
     class Meta:
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["endpoint", "key"], name="uniq_webhook_receipt")]
+        indexes = [models.Index(fields=["received_at"], name="webhook_receipt_received")]  # retention (R12)
         verbose_name = verbose_name_plural = _("接口回执")
 
 
@@ -470,3 +547,7 @@ class NotifyChannel(models.Model):
 
     def __str__(self) -> str:
         return self.get_channel_display()
+
+
+# Territories, working hours and leave (L10, L11): their own module, registered in this app.
+from .routing_models import DayRule, Leave, LeaveKind, Territory, TerritoryArea, WorkSchedule  # noqa: E402,F401

@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A locked / timed-out database answers 503 + Retry-After, never a 500 (R1).
+    "salesops.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "salesops.urls"
@@ -97,26 +99,37 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {
-                # IMMEDIATE takes the write lock at BEGIN, so two writers never deadlock on upgrade
-                # and "read load, then insert" in one transaction cannot double-count.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                    "PRAGMA busy_timeout=20000; PRAGMA foreign_keys=ON;"
-                ),
-            },
-        }
+# One path for SQLite whichever variable names the file (SQLITE_PATH or DATABASE_URL=sqlite:///…):
+# WAL, IMMEDIATE transactions (the write lock is taken at BEGIN, so two writers never deadlock on
+# upgrade and "read load, then insert" cannot double-count) and a busy timeout.
+SQLITE_BUSY_TIMEOUT_SECONDS = int(os.environ.get("SQLITE_BUSY_TIMEOUT", "20"))
+# PostgreSQL: a statement or a lock wait is cut off before gunicorn kills the worker, so a stuck
+# request answers an error instead of a silently killed worker holding locks.
+GUNICORN_TIMEOUT_SECONDS = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+PG_STATEMENT_TIMEOUT_MS = int(os.environ.get("PG_STATEMENT_TIMEOUT_MS", str((GUNICORN_TIMEOUT_SECONDS - 5) * 1000)))
+PG_LOCK_TIMEOUT_MS = int(os.environ.get("PG_LOCK_TIMEOUT_MS", str(min(10_000, PG_STATEMENT_TIMEOUT_MS))))
+
+
+def sqlite_database(name: str) -> dict:
+    return {
+        # Django's SQLite backend plus a writer queue (O4: no busy-handler sleeps under load).
+        "ENGINE": "salesops.dbbackends.sqlite3",
+        "NAME": name,
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}; PRAGMA foreign_keys=ON;"
+            ),
+        },
     }
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True) if DATABASE_URL else None
+if _db is None or _db["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES = {"default": sqlite_database(_db["NAME"] if _db else os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")))}
     if TESTING:
         # A file, not ":memory:": live_server threads then get their own connections instead of
         # sharing one (which lost sessions under concurrent browser requests). Per process, so
@@ -126,6 +139,13 @@ else:
         DATABASES["default"]["TEST"] = {
             "NAME": os.path.join(tempfile.gettempdir(), f"salesops-test-{os.getpid()}.sqlite3")
         }
+else:
+    DATABASES = {"default": _db}
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        _db["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
+        _db.setdefault("OPTIONS", {})["options"] = (
+            f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} -c lock_timeout={PG_LOCK_TIMEOUT_MS}"
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue (django-q2) -----------------------------------------------------------------
@@ -137,10 +157,20 @@ Q_CLUSTER = {
     "retry": 180,
     "max_attempts": 1,  # retries are the outbox's job: it keeps every attempt and its backoff
     "catch_up": False,
+    # `make serve` runs one scheduler process (run_scheduler) and its qcluster workers with Q_SCHEDULER=0.
+    "scheduler": env_bool("Q_SCHEDULER", True),
     "label": "任务队列",
     # Tests run tasks inline unless a test starts a real qcluster (see tests/test_worker.py).
     "sync": env_bool("Q_SYNC", TESTING),
 }
+# R3: outbox deliveries have their own cluster (queue + workers: `Q_CLUSTER_NAME=salesops-delivery
+# manage.py qcluster`), so escalation and the sweeps never wait behind a hung channel. It runs no
+# schedules. Q_DELIVERY_CLUSTER="" puts deliveries back on the main cluster (one worker process).
+Q_DELIVERY_CLUSTER = os.environ.get("Q_DELIVERY_CLUSTER", "salesops-delivery")
+if Q_DELIVERY_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {
+        Q_DELIVERY_CLUSTER: {"workers": int(os.environ.get("Q_DELIVERY_WORKERS", "4")), "timeout": 60, "retry": 90, "scheduler": False}
+    }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
@@ -259,7 +289,9 @@ DIALER_SECRETS = env_list("DIALER_SECRETS")
 ASR_URL = os.environ.get("ASR_URL", "")
 ASR_MODEL = os.environ.get("ASR_MODEL", "whisper-1")
 ASR_API_KEY = os.environ.get("ASR_API_KEY", "")
-PDF_TTF_FONT = os.environ.get("PDF_TTF_FONT", "")  # e.g. /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# C8: PDFs embed a CJK TrueType font by default (fonts-wqy-zenhei, installed by `make install`);
+# PDF_TTF_FONT="" falls back to the non-embedded CID font STSong-Light.
+PDF_TTF_FONT = os.environ.get("PDF_TTF_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "5"))
 
 LOGGING = {

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, Min, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, TruncHour
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from salesops.models import Customer
 
-from .models import Behaviour, BonusShare, BonusSplit, Contribution
+from .models import Behaviour, BonusShare, BonusSplit, Contribution, ContributionReason, ReviewStatus
 from .periods import Period
 
 BEHAVIOURS = Behaviour.choices  # labels stay lazy: rendered in the request's language
@@ -38,15 +37,6 @@ def person_name(first: str, last: str, username: str) -> str:
 
 def display_name(user) -> str:
     return person_name(user.first_name, user.last_name, user.username)
-
-
-def heat(points: int, maximum: int) -> dict:
-    """A heat-map cell's shade: opacity 0.12–1.0 by points (empty cells stay blank), and whether
-    the text on it needs to be light."""
-    if not points or not maximum:
-        return {"alpha": "0", "dark": False}
-    alpha = 0.12 + 0.88 * points / maximum
-    return {"alpha": f"{alpha:.2f}", "dark": alpha > 0.55}
 
 
 # --- 我的贡献值 and the team overview -------------------------------------------------------------
@@ -104,10 +94,10 @@ def behaviour_totals(rows: list[PointsRow]) -> list[dict]:
 def points_summary(person, month: Period, quarter: Period) -> dict:
     """A rep's points this month and quarter, per customer and behaviour, and the latest actions."""
     rows = _month_and_quarter(
-        Contribution.objects.filter(rep=person), month, quarter, "customer_id", "customer__name"
+        Contribution.objects.payable().filter(rep=person), month, quarter, "customer_id", "customer__name"
     )
     customers = _pivot(rows, "customer_id", lambda row: row["customer__name"])
-    recent = Contribution.objects.filter(rep=person).select_related("customer", "activity")[:20]
+    recent = Contribution.objects.payable().filter(rep=person).select_related("customer", "activity")[:20]
     return {
         "customers": customers,
         "behaviour_totals": behaviour_totals(customers),
@@ -121,7 +111,7 @@ def team_summary(people: QuerySet, month: Period, quarter: Period) -> dict:
     """Points per person (month and quarter, per behaviour) for a supervisor's or director's view."""
     people = list(people.select_related("rep", "rep__team").order_by("rep__team__name", "username"))
     rows = _month_and_quarter(
-        Contribution.objects.filter(rep__in=[person.pk for person in people]), month, quarter, "rep_id"
+        Contribution.objects.payable().filter(rep__in=[person.pk for person in people]), month, quarter, "rep_id"
     )
     by_person = {row.key: row for row in _pivot(rows, "rep_id", lambda row: "")}
     result = []
@@ -141,30 +131,10 @@ def team_summary(people: QuerySet, month: Period, quarter: Period) -> dict:
 
 # --- 协作看板 (S4) -------------------------------------------------------------------------------
 
-TIMELINE_WIDTH = 380
-TIMELINE_LABEL = 56
-TIMELINE_ROW = 18
-MARK_HEIGHT = 14
-
-
-class DrillLinks:
-    """Drill-down URLs for one board (the path is resolved once, not once per cell)."""
-
-    def __init__(self, quarter: Period) -> None:
-        self.base = reverse("scoring:board_drill")
-        self.quarter = quarter.key
-
-    def __call__(self, **filters) -> str:
-        # Values are ids, behaviour slugs and "YYYY-MM-DDTHH": nothing to escape, and the board
-        # builds a thousand of these, so plain joining instead of urlencode.
-        query = "&".join(f"{name}={value}" for name, value in filters.items() if value not in (None, ""))
-        return f"{self.base}?quarter={self.quarter}&{query}"
-
-
 def top_customers(quarter: Period, limit: int = 10) -> list[dict]:
     """Grouped by the id alone (no join over the quarter's rows); the names of the ten come after."""
     top = list(
-        Contribution.objects.between(quarter.start, quarter.end)
+        Contribution.objects.payable().between(quarter.start, quarter.end)
         .values("customer_id")
         .annotate(points=Sum("points"), reps=Count("rep_id", distinct=True), actions=Count("pk"))
         .order_by("-points", "customer_id")[:limit]
@@ -179,23 +149,35 @@ def top_customers(quarter: Period, limit: int = 10) -> list[dict]:
     return top
 
 
+HEAT_LEVELS = 5
+DAY_HOURS = range(8, 21)  # always shown; earlier/later hours appear when someone worked then
+
+
+def heat_level(points: int, maximum: int) -> int:
+    """0 (blank) or 1–5: the cell's shade as a CSS class (a class, not an inline style, per cell)."""
+    if not points or not maximum:
+        return 0
+    return min(HEAT_LEVELS, 1 + int(HEAT_LEVELS * points / (maximum + 1)))
+
+
 def board_data(quarter: Period) -> dict:
-    """This quarter's top-10 customers by points, each as a rep × behaviour heat map and a per-hour
-    timeline, plus an hour-of-day × weekday heat map over all ten. Four aggregate queries."""
+    """This quarter's top-10 customers by points, each as a rep × behaviour heat map and a rep ×
+    hour-of-day grid (Beijing time), plus a weekday × hour heat map over all ten. Four aggregate
+    queries. Cells carry no URL: the tables carry their keys (customer, rep, behaviour, hour,
+    weekday) and one drill endpoint takes them (static/scoring/board.js) — D11, ≤ 60 KB."""
     top = top_customers(quarter)
-    drill_url = DrillLinks(quarter)
     ids = [row["customer_id"] for row in top]
-    in_board = Contribution.objects.between(quarter.start, quarter.end).filter(customer_id__in=ids)
+    in_board = Contribution.objects.payable().between(quarter.start, quarter.end).filter(customer_id__in=ids)
     cells = (
         in_board.values("customer_id", "rep_id", "rep__first_name", "rep__last_name", "rep__username", "behaviour")
         .annotate(points=Sum("points"), actions=Count("pk"), first_at=Min("occurred_at"))
         .order_by()
     )
     hours = (
-        in_board.annotate(slot=TruncHour("occurred_at"))
-        .values("customer_id", "rep_id", "behaviour", "slot")
-        .annotate(points=Sum("points"), actions=Count("pk"))
-        .order_by("slot")
+        in_board.annotate(hour=ExtractHour("occurred_at"))
+        .values("customer_id", "rep_id", "hour")
+        .annotate(points=Sum("points"))
+        .order_by()
     )
     week = (
         in_board.annotate(weekday=ExtractIsoWeekDay("occurred_at"), hour=ExtractHour("occurred_at"))
@@ -203,7 +185,7 @@ def board_data(quarter: Period) -> dict:
         .annotate(points=Sum("points"), actions=Count("pk"))
         .order_by()
     )
-
+    base = reverse("scoring:board_drill")
     customers = {
         row["customer_id"]: {
             "id": row["customer_id"],
@@ -214,7 +196,7 @@ def board_data(quarter: Period) -> dict:
             "reps": row["reps"],
             "actions": row["actions"],
             "people": {},
-            "slots": [],
+            "by_hour": {},
         }
         for rank, row in enumerate(top, start=1)
     }
@@ -232,109 +214,53 @@ def board_data(quarter: Period) -> dict:
         )
         person["total"] += row["points"]
         person["first_at"] = min(person["first_at"], row["first_at"])
-        person["by_behaviour"][row["behaviour"]] = {"points": row["points"], "actions": row["actions"]}
+        person["by_behaviour"][row["behaviour"]] = row["points"]
     for row in hours:
-        customers[row["customer_id"]]["slots"].append(row)
+        customers[row["customer_id"]]["by_hour"][(row["rep_id"], row["hour"])] = row["points"]
 
     board = []
     for customer in customers.values():
         people = sorted(customer["people"].values(), key=lambda p: (-p["total"], p["first_at"], p["id"]))
-        maximum = max((cell["points"] for p in people for cell in p["by_behaviour"].values()), default=0)
+        maximum = max((points for p in people for points in p["by_behaviour"].values()), default=0)
+        by_hour = customer["by_hour"]
+        hour_max = max(by_hour.values(), default=0)
+        columns = sorted(set(DAY_HOURS) | {hour for _rep, hour in by_hour})
         for person in people:
             person["cells"] = [
-                {
-                    "behaviour": behaviour,
-                    "label": label,
-                    "points": person["by_behaviour"].get(behaviour, {}).get("points", 0),
-                    "actions": person["by_behaviour"].get(behaviour, {}).get("actions", 0),
-                    **heat(person["by_behaviour"].get(behaviour, {}).get("points", 0), maximum),
-                    "url": drill_url(customer=customer["id"], rep=person["id"], behaviour=behaviour),
-                }
-                for behaviour, label in BEHAVIOURS
+                (points, heat_level(points, maximum))
+                for points in (person["by_behaviour"].get(behaviour, 0) for behaviour, _label in BEHAVIOURS)
+            ]
+            person["hours"] = [
+                (points, heat_level(points, hour_max)) for points in (by_hour.get((person["id"], hour), 0) for hour in columns)
             ]
         customer["rows"] = people
-        customer["url"] = drill_url(customer=customer["id"])
-        customer["timeline"] = _timeline(quarter, customer, people, drill_url)
+        customer["hour_columns"] = columns
+        customer["url"] = f"{base}?quarter={quarter.key}&customer={customer['id']}"
         board.append(customer)
 
     week_max = max((row["points"] for row in week), default=0)
-    week_cells = {(row["weekday"], row["hour"]): row for row in week}
+    week_cells = {(row["weekday"], row["hour"]): row["points"] for row in week}
     week_grid = [
         {
+            "weekday": weekday,
             "label": WEEKDAYS[weekday - 1],
             "cells": [
-                {
-                    "hour": hour,
-                    "points": week_cells.get((weekday, hour), {}).get("points", 0),
-                    "actions": week_cells.get((weekday, hour), {}).get("actions", 0),
-                    **heat(week_cells.get((weekday, hour), {}).get("points", 0), week_max),
-                    "url": drill_url(weekday=weekday, hour=hour),
-                }
-                for hour in range(24)
+                (points, heat_level(points, week_max)) for points in (week_cells.get((weekday, hour), 0) for hour in range(24))
             ],
         }
         for weekday in range(1, 8)
     ]
-    return {"customers": board, "week_grid": week_grid, "hours": list(range(24)), "behaviours": legend()}
+    return {
+        "customers": board,
+        "week_grid": week_grid,
+        "hours": list(range(24)),
+        "behaviours": legend(),
+        "drill_base": f"{base}?quarter={quarter.key}",
+    }
 
 
 def legend() -> list[dict]:
     return [{"behaviour": b, "label": label, "colour": BEHAVIOUR_COLOURS[b]} for b, label in BEHAVIOURS]
-
-
-def _timeline(quarter: Period, customer: dict, people: list[dict], drill_url: DrillLinks) -> dict:
-    """A per-hour timeline as SVG geometry: one row per rep, one mark per hour in which the rep
-    scored, split into a coloured segment per behaviour (a visit can prove several at once)."""
-    span = (quarter.end - quarter.start).total_seconds()
-    plot = TIMELINE_WIDTH - TIMELINE_LABEL
-    mark_width = max(3.0, plot * 3600 / span)
-    row_of = {person["id"]: index for index, person in enumerate(people)}
-    order = {behaviour: index for index, (behaviour, _label) in enumerate(BEHAVIOURS)}
-    labels = {behaviour: str(label) for behaviour, label in BEHAVIOURS}
-    by_hour: dict[tuple, list[dict]] = defaultdict(list)
-    for slot in customer["slots"]:
-        by_hour[(slot["rep_id"], slot["slot"])].append(slot)
-    marks = []
-    for (rep_id, hour), slots in by_hour.items():
-        slots.sort(key=lambda slot: order[slot["behaviour"]])
-        local = timezone.localtime(hour)
-        x = min(TIMELINE_LABEL + plot * (hour - quarter.start).total_seconds() / span, TIMELINE_WIDTH - mark_width)
-        height = MARK_HEIGHT / len(slots)
-        top = row_of[rep_id] * TIMELINE_ROW + 22
-        what = ", ".join(f"{labels[slot['behaviour']]} +{slot['points']}" for slot in slots)
-        marks.append(
-            {
-                "title": f"{people[row_of[rep_id]]['name']} · {local:%m-%d %H}:00 · {what}",
-                "url": drill_url(customer=customer["id"], rep=rep_id, slot=f"{local:%Y-%m-%dT%H}"),
-                "segments": [
-                    {
-                        "x": f"{x:.1f}",
-                        "y": f"{top + index * height:.1f}",
-                        "width": f"{mark_width:.1f}",
-                        "height": f"{height:.1f}",
-                        "colour": BEHAVIOUR_COLOURS[slot["behaviour"]],
-                    }
-                    for index, slot in enumerate(slots)
-                ],
-            }
-        )
-    ticks = []
-    month_start = quarter.start
-    while month_start < quarter.end:
-        x = TIMELINE_LABEL + plot * (month_start - quarter.start).total_seconds() / span
-        ticks.append({"x": f"{x:.1f}", "label": _("%(month)s月") % {"month": timezone.localtime(month_start).month}})
-        local = timezone.localtime(month_start)
-        month_start = timezone.make_aware(
-            datetime(local.year + (local.month == 12), local.month % 12 + 1, 1)
-        )
-    return {
-        "width": TIMELINE_WIDTH,
-        "height": len(people) * TIMELINE_ROW + 28,
-        "label_width": TIMELINE_LABEL,
-        "rows": [{"name": person["name"], "y": index * TIMELINE_ROW + 34} for index, person in enumerate(people)],
-        "marks": marks,
-        "ticks": ticks,
-    }
 
 
 # --- Statements (S3) -----------------------------------------------------------------------------
@@ -377,4 +303,41 @@ def statement(person, period: Period) -> dict:
     lines = [{"share": share, "split": share.split, "actions": actions.get(share.split_id, [])} for share in shares]
     approved = sum((share.amount for share in shares if share.split.is_frozen), Decimal("0.00"))
     total = sum((share.amount for share in shares), Decimal("0.00"))
-    return {"lines": lines, "total": total, "approved_total": approved, "pending_total": total - approved}
+    return {
+        "lines": lines,
+        "total": total,
+        "approved_total": approved,
+        "pending_total": total - approved,
+        "exceptions": point_exceptions(person, period),
+    }
+
+
+def point_exceptions(person, period: Period, limit: int = 200) -> list[Contribution]:
+    """T2/T5 on the statement: the person's actions this quarter that did not simply score —
+    held for review, capped by a cooldown, or reversed — each with its reason."""
+    rows = list(
+        Contribution.objects.between(period.start, period.end)
+        .filter(rep=person)
+        .filter(Q(held=True) | ~Q(reason=""))
+        .select_related("customer", "activity", "review", "reverses")
+        .order_by("occurred_at", "pk")[:limit]
+    )
+    for row in rows:
+        row.explanation = explain(row)
+    return rows
+
+
+def explain(row: Contribution) -> str:
+    """The reason a row is shown, in the reader's language (notes are stored as data)."""
+    if row.reason == ContributionReason.CAPPED:
+        days, _sep, when = row.note.partition("|")
+        return _("冷却期 %(days)s 天内已计过一次（%(when)s），本次不计分") % {"days": days, "when": when}
+    if row.reason:
+        label = ContributionReason(row.reason).label
+        return f"{label}：{row.note}" if row.note else str(label)
+    review = getattr(row, "review", None)
+    if review is not None and review.status == ReviewStatus.PENDING:
+        return _("证据有真实性警示（%(flags)s），待主管审核后计入") % {"flags": "、".join(review.flags) or "—"}
+    if review is not None:
+        return _("审核%(status)s：%(reason)s") % {"status": review.get_status_display(), "reason": review.reason}
+    return _("待审核")

@@ -66,3 +66,12 @@ def hours_since(moment, now) -> str:
         return "—"
     hours = int((now - moment).total_seconds() // 3600)
     return ngettext("%(n)s 小时", "%(n)s 小时", hours) % {"n": hours}
+
+
+@register.filter
+def person(user, fallback: str = "") -> str:
+    """A user's display name; `fallback` for no user (a report the scheduler made, a deleted
+    account). `{{ a.b.username }}` as a *filter argument* raises on None, so never chain that."""
+    if user is None or not hasattr(user, "get_full_name"):
+        return fallback
+    return user.get_full_name() or user.username

@@ -37,9 +37,17 @@
     }
   });
 
+  // The header date follows the server's day (a board left on overnight shows the new day).
+  function headerDate(html) {
+    var match = /data-date="([^"]*)"/.exec(html || "");
+    var el = document.getElementById("board-date");
+    if (match && el && el.textContent !== match[1]) el.textContent = match[1];
+  }
+
   document.addEventListener("htmx:afterRequest", function (evt) {
     if (!isZone(evt)) return;
     if (evt.detail.successful) {
+      headerDate(evt.detail.xhr && evt.detail.xhr.responseText);
       lastSuccess = Date.now();
       failing = false;
     } else {

@@ -1,6 +1,8 @@
-"""Leads figures (L4): intake-to-assigned latency through the real signed HTTP endpoint with 500
-reps and 100k historical leads, queries per intake, the assignment decision alone, and the ratio
-to a trivial view that inserts one row — all measured in the same run, same database.
+"""Leads figures (L4, L9–L12): intake-to-assigned latency through the real signed HTTP endpoint with
+500 reps, 2,000 hospitals in 20 cities, 10 territories (cities, districts, single hospitals), team
+working hours, leave and 100k historical leads; queries per intake; the assignment decision alone
+(loading the live picture, the lead's facts, the ranking); and the ratio to a trivial view that
+inserts one row — all measured in the same run, same database.
 
 Run: `make bench BENCH_ARGS=bench_leads` (or `.venv/bin/python -m tests.bench bench_leads`).
 The bench's own rows are removed at the end so later bench modules see the database as before.
@@ -18,6 +20,9 @@ import uuid
 from datetime import timedelta
 
 REPS = 500
+HOSPITALS = 2000
+CITIES = 20
+DISTRICTS = 5
 HISTORICAL_LEADS = 100_000
 INTAKES = 300
 WARMUP = 20
@@ -48,8 +53,15 @@ def _setup(rng: random.Random):
         for number in range(3):
             products.append(Product.objects.get_or_create(model_number=f"BENCH-{line.code}-{number}", defaults={"name": "bench", "line": line, "list_price": 1000})[0])
     grades = [HospitalGrade.GRADE_3A, HospitalGrade.GRADE_2A, HospitalGrade.PRIVATE]
-    hospitals = [Hospital.objects.get_or_create(name=f"基准医院{index}", defaults={"grade": grades[index % 3], "city": "杭州"})[0] for index in range(30)]
+    existing = set(Hospital.objects.filter(name__startswith="基准医院").values_list("name", flat=True))
+    Hospital.objects.bulk_create([
+        Hospital(name=f"基准医院{index}", grade=grades[index % 3], city=f"基准{index % CITIES}",
+                 address=f"基准省基准{index % CITIES}市第{(index // CITIES) % DISTRICTS}区大道{index}号")
+        for index in range(HOSPITALS) if f"基准医院{index}" not in existing
+    ])
+    hospitals = list(Hospital.objects.filter(name__startswith="基准医院").order_by("pk"))
     teams = [Team.objects.get_or_create(name=f"基准团队{index}")[0] for index in range(10)]
+    _territories_and_availability(rng, teams, hospitals)
     password = make_password(None)
     users = User.objects.bulk_create([User(username=f"bench_rep_{index:03d}", first_name=f"基准{index}", password=password) for index in range(REPS)])
     if users[0].pk is None:
@@ -84,7 +96,38 @@ def _setup(rng: random.Random):
         Lead.objects.bulk_create(batch)
     if first_pk is None:
         first_pk = Lead.objects.filter(contact_name="历史").order_by("pk").values_list("pk", flat=True).first()
+    _leaves(rng, users)
     return users, products, hospitals, first_pk
+
+
+def _territories_and_availability(rng: random.Random, teams, hospitals) -> None:
+    """Team k owns cities 2k and 2k+1; one district of each even city belongs to the next team;
+    100 hospitals are named in a territory of a random team. Most teams work every day, two follow
+    the working-day calendar 08:30–18:00; 15 reps are on leave."""
+    from datetime import time as clock
+
+    from leads.models import DayRule, Territory, TerritoryArea, WorkSchedule
+
+    areas = []
+    for index, team in enumerate(teams):
+        territory = Territory.objects.create(name=f"基准辖区{index}", team=team)
+        neighbour = Territory.objects.create(name=f"基准辖区{index}-插花", team=teams[(index + 1) % len(teams)])
+        areas += [TerritoryArea(territory=territory, city=f"基准{2 * index}"), TerritoryArea(territory=territory, city=f"基准{2 * index + 1}"),
+                  TerritoryArea(territory=neighbour, city=f"基准{2 * index}", district="第1")]
+        rule = DayRule.WORKDAYS if index < 2 else DayRule.EVERY_DAY
+        WorkSchedule.objects.create(team=team, day_rule=rule, start_time=clock(0, 0) if index >= 2 else clock(8, 30), end_time=clock(23, 59, 59) if index >= 2 else clock(18, 0))
+    for hospital in rng.sample(hospitals, 100):
+        areas.append(TerritoryArea(territory=Territory.objects.get(name=f"基准辖区{rng.randrange(len(teams))}"), hospital=hospital))
+    TerritoryArea.objects.bulk_create(areas)
+
+
+def _leaves(rng: random.Random, users) -> None:
+    from django.utils import timezone
+
+    from leads.models import Leave
+
+    now = timezone.now()
+    Leave.objects.bulk_create([Leave(user=user, starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=2)) for user in rng.sample(users, 15)])
 
 
 def _cleanup(users, first_lead_pk) -> None:
@@ -101,6 +144,10 @@ def _cleanup(users, first_lead_pk) -> None:
         cursor.execute("DELETE FROM salesops_notification WHERE recipient_id IN (%s)" % ",".join(map(str, user_ids)))
         cursor.execute("DELETE FROM leads_lead WHERE id >= %s", [first_lead_pk])
         cursor.execute("DELETE FROM django_q_schedule WHERE func = 'leads.tasks.escalate_lead'")
+        cursor.execute("DELETE FROM leads_leave WHERE user_id IN (%s)" % ",".join(map(str, user_ids)))
+        cursor.execute("DELETE FROM leads_territoryarea WHERE territory_id IN (SELECT id FROM leads_territory WHERE name LIKE '基准辖区%%')")
+        cursor.execute("DELETE FROM leads_territory WHERE name LIKE '基准辖区%%'")
+        cursor.execute("DELETE FROM leads_workschedule WHERE team_id IN (SELECT id FROM salesops_team WHERE name LIKE '基准团队%%')")
         cursor.execute("DELETE FROM salesops_rep_product_lines WHERE rep_id IN (SELECT id FROM salesops_rep WHERE user_id IN (%s))" % ",".join(map(str, user_ids)))
         cursor.execute("DELETE FROM salesops_rep WHERE user_id IN (%s)" % ",".join(map(str, user_ids)))
         cursor.execute("DELETE FROM auth_user WHERE id IN (%s)" % ",".join(map(str, user_ids)))
@@ -177,21 +224,34 @@ def run(report) -> None:
             report.line("assigned_in_ms reported by the API p50 / p95", _fmt([v for v in reported if v is not None]), f"{assigned}/{len(reported)} assigned")
             report.line("queries per intake (steady state)", str(queries), "incl. history rows, outbox, decision, schedule")
 
-            # The decision alone: loading the roster + workloads (3 queries) and the pure ranking.
+            # The decision alone: the live picture (roster, availability, workloads), the lead's
+            # facts (territory, owner), and the pure ranking with the tie-break query.
+            from django.utils import timezone
+
+            from leads.availability import availability_at
+
             rules = AssignmentRules.live()
             weights = assignment.Weights.of(rules)
-            load_times, decide_times = [], []
+            load_times, facts_times, decide_times, ties, territory_known = [], [], [], 0, 0
             for _ in range(200):
-                facts = assignment.LeadFacts(rng.choice(["3A", "2A", "private"]), rng.choice(products).line_id)
+                hospital, product = rng.choice(hospitals), rng.choice(products)
+                lead = Lead(hospital=hospital, hospital_name=hospital.name, hospital_grade=hospital.grade, product=product)
                 t0 = time.perf_counter()
-                candidates = assignment.load_candidates()
+                candidates = assignment.load_candidates(availability_at(timezone.now()))
                 t1 = time.perf_counter()
-                assignment.decide(candidates, facts, weights, assignment.last_assigned_from_db)
+                facts = assignment.lead_facts(lead, candidates)
                 t2 = time.perf_counter()
+                decision = assignment.decide(candidates, facts, weights, assignment.last_assigned_from_db)
+                t3 = time.perf_counter()
                 load_times.append((t1 - t0) * 1000)
-                decide_times.append((t2 - t1) * 1000)
-            report.line("assignment: load roster + open workload p50 / p95", _fmt(load_times), f"{len(candidates)} reps")
-            report.line("assignment: score + rank + round robin p50 / p95", _fmt(decide_times), "pure Python, incl. tie query")
+                facts_times.append((t2 - t1) * 1000)
+                decide_times.append((t3 - t2) * 1000)
+                ties += decision.tie_size > 1
+                territory_known += facts.territory is not None
+            unavailable = sum(1 for candidate in candidates if candidate.unavailable or not candidate.on_duty)
+            report.line("assignment: roster + availability + open workload p50 / p95", _fmt(load_times), f"{len(candidates)} reps, {unavailable} unavailable now")
+            report.line("assignment: lead facts (territory + owner) p50 / p95", _fmt(facts_times), f"{HOSPITALS} hospitals, {territory_known}/200 in a territory")
+            report.line("assignment: decision (score + band + rotation) p50 / p95", _fmt(decide_times), f"pure Python + tie query; {ties}/200 decided by rotation")
 
         # The yardstick: one ORM insert, and a minimal view that inserts one row.
         orm_times = []

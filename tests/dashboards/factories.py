@@ -71,3 +71,21 @@ def make_deal(*, owner, customer=None, amount="100000.00", closed_at=None, paid=
 def act(rep, at: datetime, kind: str = ActivityKind.PHOTO, n: int = 1, customer=None, facts=None) -> list[Activity]:
     """`n` ledger rows of `kind` by `rep` at `at` (no subject: each append is a new row)."""
     return [activity_append(rep=rep, kind=kind, customer=customer, occurred_at=at, facts=facts) for _ in range(n)]
+
+
+def earn(rep, at: datetime, customer, points: int = 10) -> Activity:
+    """A scored action (scoring `Contribution`, contract fields only): `rep` earned `points` on
+    `customer` at `at` — what collaboration density counts (D7)."""
+    from scoring.models import Behaviour, Contribution, ContributionRule
+
+    activity = activity_append(rep=rep, kind=ActivityKind.LEAD_INTRODUCED, customer=customer, occurred_at=at)
+    rule = ContributionRule.objects.filter(behaviour=Behaviour.LEAD_INTRODUCED).order_by("effective_from").first()
+    if rule is None:
+        from scoring.defaults import BEGINNING
+
+        rule = ContributionRule.objects.create(behaviour=Behaviour.LEAD_INTRODUCED, points=points, effective_from=BEGINNING)
+    Contribution.objects.create(
+        activity=activity, behaviour=Behaviour.LEAD_INTRODUCED, rule=rule, points=points, rep=rep,
+        team=getattr(getattr(rep, "rep", None), "team", None), customer=customer, occurred_at=at,
+    )
+    return activity

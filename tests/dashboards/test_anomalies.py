@@ -18,7 +18,7 @@ from salesops.models import Channel, Notification
 
 from ..factories import CustomerFactory
 from .conftest import at
-from .factories import act, make_deal, make_lead
+from .factories import earn, act, make_deal, make_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def test_days_before_the_ledger_started_are_not_idle_days(alice, bob):
 def _closed_customer(owner, closed, helpers=()):
     customer = CustomerFactory()
     for rep in (owner, *helpers):
-        act(rep, closed - timedelta(days=5), customer=customer, kind="call")
+        earn(rep, closed - timedelta(days=5), customer=customer)
     make_deal(owner=owner, customer=customer, closed_at=closed)
 
 

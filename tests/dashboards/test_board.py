@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -32,19 +33,22 @@ def _travel():
 
 
 def test_red_light_counts_leads_not_followed_up_for_more_than_48_hours(alice):
-    """D1 red: coalesce(last_contact_at, assigned_at) older than 48 h — 48 h 01 m counts, 47 h 59 m not."""
+    """D1/D9 red: any lead still being worked (incl. contacted) whose coalesce(last_contact_at,
+    assigned_at) is older than 48 h — 48 h 01 m counts, 47 h 59 m not."""
     with _travel():
         counted = make_lead(assignee=alice, assigned_at=NOW - timedelta(days=5), last_contact_at=NOW - timedelta(hours=48, minutes=1))
         make_lead(assignee=alice, assigned_at=NOW - timedelta(days=5), last_contact_at=NOW - timedelta(hours=47, minutes=59))
         never_contacted = make_lead(assignee=alice, status=LeadStatus.ACKNOWLEDGED, assigned_at=NOW - timedelta(hours=48, minutes=1))
         make_lead(assignee=alice, assigned_at=NOW - timedelta(hours=47, minutes=59))
-        # Not open any more, or never assigned: not the red light's business.
-        make_lead(assignee=alice, status=LeadStatus.CONTACTED, assigned_at=NOW - timedelta(days=9))
+        # D9: contacted once, then abandoned — still being worked, so red too.
+        abandoned = make_lead(assignee=alice, status=LeadStatus.CONTACTED, assigned_at=NOW - timedelta(days=9), last_contact_at=NOW - timedelta(days=8))
+        # Closed or converted, or never assigned: not the red light's business.
         make_lead(assignee=alice, status=LeadStatus.CLOSED, assigned_at=NOW - timedelta(days=9))
+        make_lead(assignee=alice, status=LeadStatus.CONVERTED, assigned_at=NOW - timedelta(days=9))
         make_lead(status=LeadStatus.NEW, assigned_at=None)
         data = board.alerts(NOW)
-    assert data["red_count"] == 2
-    assert {lead.pk for lead in data["red_top"]} == {counted.pk, never_contacted.pk}
+    assert data["red_count"] == 3
+    assert {lead.pk for lead in data["red_top"]} == {counted.pk, never_contacted.pk, abandoned.pk}
 
 
 def test_red_light_moves_with_the_clock(alice):
@@ -271,3 +275,56 @@ def test_each_fragment_query_count_is_constant_as_data_grows(client, screen, zon
     assert small == large
     with _travel(), django_assert_max_num_queries({"ticker": 2, "ranking": 3, "alerts": 7}[zone]):
         client.get(f"/board/{screen.token}/?zone={zone}", headers=HX)
+
+
+# --- D9: never a stale row ------------------------------------------------------------------------
+
+
+def _fingerprint(html: str) -> str:
+    return re.search(r'data-fingerprint="([^"]*)"', html).group(1)
+
+
+def test_a_replaced_red_lead_is_swapped_in_although_the_count_is_the_same(client, alice, screen, settings):
+    """D9: one red lead followed up, another turns red — same count, new fingerprint, new row."""
+    settings.DASHBOARDS_ALERT_TOP = 1
+    first = make_lead(assignee=alice, assigned_at=NOW - timedelta(days=3), contact_name="甲医院线索")
+    second = make_lead(assignee=alice, assigned_at=NOW - timedelta(hours=47), contact_name="乙医院线索")
+    url = f"/board/{screen.token}/?zone=alerts"
+    with _travel():
+        before = client.get(url, headers=HX).content.decode()
+    first.last_contact_at, first.status = NOW, LeadStatus.CONTACTED
+    first.save()
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
+        after = client.get(url, headers=HX).content.decode()
+    assert board.alerts(NOW + timedelta(hours=2))["red_top"][0].pk == second.pk
+    assert '<span class="light-count">1</span>' in before and '<span class="light-count">1</span>' in after
+    assert _fingerprint(before) != _fingerprint(after)
+    assert second.hospital.name in after and first.hospital.name not in after.split('data-light="yellow"')[0]
+
+
+def test_a_red_leads_age_moving_changes_the_fingerprint(client, alice, screen):
+    """D9: the rows show ages in hours; a new hour is a new picture, so it is swapped in."""
+    make_lead(assignee=alice, assigned_at=NOW - timedelta(days=3))
+    url = f"/board/{screen.token}/?zone=alerts"
+    with _travel():
+        one = _fingerprint(client.get(url, headers=HX).content.decode())
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        two = _fingerprint(client.get(url, headers=HX).content.decode())
+    assert one != two
+
+
+def test_board_left_open_for_24_hours_shows_todays_data(client, alice, bob, screen):
+    """D9: the page loaded yesterday keeps polling; today's poll carries today's date (the header
+    follows it, board.js) and today's ranking, not yesterday's."""
+    act(alice, NOW - timedelta(minutes=5), n=3)
+    with _travel():
+        page = client.get(f"/board/{screen.token}/").content.decode()
+    assert 'id="board-date">2026-03-10' in page
+    with time_machine.travel(NOW + timedelta(hours=24), tick=False):
+        act(bob, NOW + timedelta(hours=23, minutes=50), n=1)
+        fragment = client.get(f"/board/{screen.token}/?zone=ranking", headers=HX).content.decode()
+    assert 'data-date="2026-03-11' in fragment
+    assert '<span class="total">1</span>' in fragment and "鲍勃" in fragment and "艾丽" not in fragment
+    assert _fingerprint(fragment) != _fingerprint(page.split('id="zone-ranking"')[1])
+    script = (Path(__file__).resolve().parents[2] / "static/dashboards/board.js").read_text()
+    assert "board-date" in script and "data-date" in script

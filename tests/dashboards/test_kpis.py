@@ -18,7 +18,7 @@ from salesops.models import ActivityKind
 
 from ..factories import CustomerFactory, RepFactory, UserFactory
 from .conftest import at
-from .factories import act, make_deal, make_lead
+from .factories import earn, act, make_deal, make_lead
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
@@ -33,19 +33,21 @@ def _value(kpi, scope, period, group=None, keys=None):
 
 
 def test_lead_timeliness_is_the_median_minutes_from_assignment_to_first_contact(alice, bob, charlie, team_a):
-    """D2 KPI 1: median over the leads assigned that day (Asia/Shanghai) and contacted."""
+    """D2/D7 KPI 1: median over ALL the leads first assigned that day (Asia/Shanghai); one not
+    contacted yet counts as still running (now − assignment)."""
     day = Period.containing("day", date(2026, 3, 10))
     for minutes, rep in ((30, alice), (90, alice), (200, alice), (60, bob), (500, charlie)):
         assigned = at(day.start, 0, 5)  # 16:05 UTC the day before: still the 10th in Shanghai
         make_lead(assignee=rep, assigned_at=assigned, first_effective_contact_at=assigned + timedelta(minutes=minutes))
-    make_lead(assignee=alice, assigned_at=at(day.start, 9))  # not contacted yet: no duration
+    make_lead(assignee=alice, assigned_at=at(day.start, 9))  # not contacted yet: running, 1440 min by tomorrow 9:00
     make_lead(assignee=alice, assigned_at=at("2026-03-09", 23, 50), first_effective_contact_at=at(day.start, 9))  # the 9th
-    assert _value(Kpi.LEAD_TIMELINESS, Scope.company(), day) == 90.0
-    assert _value(Kpi.LEAD_TIMELINESS, Scope.team(team_a.pk), day) == 75.0  # 30 60 90 200
-    assert _value(Kpi.LEAD_TIMELINESS, Scope.rep(alice.pk), day) == 90.0
-    assert _value(Kpi.LEAD_TIMELINESS, Scope.company(), day, "rep", [alice.pk, bob.pk, charlie.pk]) == {
-        alice.pk: 90.0, bob.pk: 60.0, charlie.pk: 500.0
-    }
+    with time_machine.travel(at("2026-03-11", 9), tick=False):
+        assert _value(Kpi.LEAD_TIMELINESS, Scope.company(), day) == 145.0  # 30 60 90 | 200 500 1440
+        assert _value(Kpi.LEAD_TIMELINESS, Scope.team(team_a.pk), day) == 90.0  # 30 60 90 200 1440
+        assert _value(Kpi.LEAD_TIMELINESS, Scope.rep(alice.pk), day) == 145.0  # 30 90 200 1440
+        assert _value(Kpi.LEAD_TIMELINESS, Scope.company(), day, "rep", [alice.pk, bob.pk, charlie.pk]) == {
+            alice.pk: 145.0, bob.pk: 60.0, charlie.pk: 500.0
+        }
 
 
 def test_action_fullness_is_evidence_actions_per_rep_per_working_day_with_tiaoxiu(alice, bob, carol, team_a):
@@ -62,7 +64,7 @@ def test_action_fullness_is_evidence_actions_per_rep_per_working_day_with_tiaoxi
         assert _value(Kpi.ACTION_FULLNESS, Scope.rep(bob.pk), week) == 0.0
         assert _value(Kpi.ACTION_FULLNESS, Scope.team(team_a.pk), week) == 3.25  # 39 / (2 × 6)
         cells = measure(Kpi.ACTION_FULLNESS, [week.span], Scope.team(team_a.pk))[None][0]
-        assert cells.detail == {"working_days": 6, "reps": 2} and cells.n == 39
+        assert cells.detail == {"working_days": 6, "reps": 2, "rep_days": 12} and cells.n == 39
         # The 春节 holidays are not working days: the following week (16–22) has none at all.
         assert _value(Kpi.ACTION_FULLNESS, Scope.rep(alice.pk), week.shifted(1)) is None
 
@@ -80,16 +82,21 @@ def test_action_fullness_counts_completed_days_only_except_today_on_its_own(alic
 
 
 def test_collaboration_density_averages_distinct_reps_per_closed_customer(alice, bob, charlie, team_a, team_b):
-    """D2 KPI 3: reps with an activity on the customer in the lookback (180 days) before the close,
-    averaged over the customers won in the period (a customer won twice counts once)."""
+    """D2/D7 KPI 3: reps who EARNED POINTS (scoring Contribution) on the customer in the lookback
+    (180 days) before the close, averaged over the customers won in the period (a customer won
+    twice counts once). Any other activity — an acknowledgement, a call that scored nothing — does
+    not make a rep a collaborator."""
     closed = at("2026-03-10", 15)
     shared, solo = CustomerFactory(), CustomerFactory()
-    act(alice, closed - timedelta(days=20), customer=shared)
-    act(bob, closed - timedelta(days=179), customer=shared, kind=ActivityKind.CALL)
-    act(charlie, closed - timedelta(hours=1), customer=shared, kind=ActivityKind.VISIT_COMPLETED)
-    act(charlie, closed - timedelta(days=200), customer=solo)  # too long before
-    act(bob, closed + timedelta(hours=1), customer=solo)  # after the close
-    act(alice, closed - timedelta(days=2), customer=solo)
+    earn(alice, closed - timedelta(days=20), customer=shared)
+    earn(bob, closed - timedelta(days=179), customer=shared)
+    earn(charlie, closed - timedelta(hours=1), customer=shared)
+    earn(charlie, closed - timedelta(days=200), customer=solo)  # too long before
+    earn(bob, closed + timedelta(hours=1), customer=solo)  # after the close
+    earn(alice, closed - timedelta(days=2), customer=solo)
+    for rep in (bob, charlie):  # activity without points: acknowledged, called — not collaboration
+        act(rep, closed - timedelta(days=3), customer=solo, kind=ActivityKind.LEAD_ACKNOWLEDGED)
+        act(rep, closed - timedelta(days=3), customer=solo, kind=ActivityKind.CALL)
     make_deal(owner=alice, customer=shared, closed_at=closed)
     make_deal(owner=alice, customer=shared, closed_at=closed + timedelta(days=1))
     make_deal(owner=alice, customer=solo, closed_at=closed)
@@ -170,6 +177,7 @@ def test_drill_down_lists_the_records_behind_each_number(client, carol, alice, c
     make_lead(assignee=charlie, contact_name="外组客户", assigned_at=at(day, 9), first_effective_contact_at=at(day, 9, 30))
     customer = CustomerFactory(name="浙江省人民医院 骨科")
     act(alice, at(day, 10), customer=customer, facts={"label": "门牌照片"})
+    earn(alice, at(day, 10), customer=customer)
     make_deal(owner=alice, customer=customer, closed_at=at(day, 16))
     client.force_login(carol)
     query = f"?period=day&date={day.isoformat()}"
@@ -217,7 +225,7 @@ def test_threshold_edited_in_admin_changes_the_health_shown(client, olga, alice)
     response = client.post(
         f"/admin/dashboards/threshold/{threshold.pk}/change/",
         {"kpi": Kpi.LEAD_TIMELINESS, "healthy_value": "60", "trigger_value": "80", "run_length": "2", "window": "day",
-         "due_in_days": "2", "lookback_days": "180", "sop_title": "", "sop_url": "", "training_video_title": "", "training_video_url": ""},
+         "due_in_days": "2", "lookback_days": "180", "min_sample": "20", "contact_basis": "all", "sop_title": "", "sop_url": "", "training_video_title": "", "training_video_url": ""},
     )
     assert response.status_code == 302
     threshold.refresh_from_db()

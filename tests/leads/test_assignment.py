@@ -43,12 +43,14 @@ def test_the_best_fitting_rep_wins_and_the_breakdown_is_stored(hip, joint, spine
     decision = AssignmentDecision.objects.get(lead=result.lead)
     assert decision.kind == DecisionKind.AUTO and decision.rules.status == RulesStatus.LIVE and decision.eligible_count == 3
     top = decision.candidates[0]
-    assert (top["name"], top["grade_fit"], top["line_fit"], top["workload_fit"], top["score"], top["rank"]) == ("joint3a", 1.0, 1.0, 1.0, 100.0, 1)
+    assert (top["name"], top["grade_fit"], top["line_fit"], top["workload_fit"], top["score"], top["rank"]) == ("joint3a", 1.0, 1.0, 1.0, 85.7143, 1)
+    assert top["territory_fit"] == 0.5  # no territories defined: neither helps nor hurts
     by_name = {row["name"]: row for row in decision.candidates}
     assert (by_name["spine3a"]["grade_fit"], by_name["spine3a"]["line_fit"]) == (1.0, 0.0)
     assert (by_name["joint_private"]["grade_fit"], by_name["joint_private"]["line_fit"]) == (0.0, 1.0)
-    # 30·1 + 40·0 + 30·1 = 60 vs 30·0 + 40·1 + 30·1 = 70 (default weights 30/40/30)
-    assert (by_name["spine3a"]["score"], by_name["joint_private"]["score"]) == (60.0, 70.0)
+    # default weights grade 30 / line 40 / load 30 / territory 40 (territory ½ for everyone here):
+    # (30·1 + 40·0 + 30·1 + 40·½) / 140 = 57.14 vs (30·0 + 40·1 + 30·1 + 40·½) / 140 = 64.29
+    assert (by_name["spine3a"]["score"], by_name["joint_private"]["score"]) == (57.1429, 64.2857)
     assert decision.duration_us > 0
 
 
@@ -70,7 +72,8 @@ def test_off_duty_and_full_reps_are_skipped_and_counted(hip, joint):
     spare = _rep("spare", grades=["private"])
     result = _intake("+8613800001111", product=hip, hospital_grade="3A")
     assert result.lead.assignee == spare
-    assert result.decision.skipped == {"off_duty": 1, "at_capacity": 1} and result.decision.eligible_count == 1
+    assert result.decision.skipped == {"off_duty": 1, "on_leave": 0, "off_hours": 0, "at_capacity": 1}
+    assert result.decision.eligible_count == 1
 
 
 def test_supervisors_and_inactive_users_are_not_candidates(carol, hip):
@@ -152,7 +155,7 @@ def test_why_this_rep_is_shown_on_the_lead(alice, carol, client, hip, joint, hos
     lead = _intake("+8613800001111", product=hip, hospital=hospital_3a, hospital_name=hospital_3a.name, hospital_grade="3A").lead
     client.force_login(carol)
     page = client.get(f"/leads/{lead.pk}/").content.decode()
-    assert "为什么分配给 TA" in page and "规则 v1" in page and "100.0" in page
+    assert "为什么分配给 TA" in page and "规则 v1" in page and "85.7" in page
 
 
 def test_intake_query_count_does_not_grow_with_reps(hip, joint, hospital_3a, django_assert_max_num_queries):

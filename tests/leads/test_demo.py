@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 
 from leads import demo
-from leads.models import AssignmentDecision, ContactAttempt, Lead
+from leads.models import AssignmentDecision, AssignmentRules, ContactAttempt, DecisionBasis, Lead, RulesStatus, Territory, TerritoryArea
+from leads.simulation import simulate
 from salesops.demo import DemoContext, seed_master_data
 from salesops.models import Activity, ActivityKind
 
@@ -42,11 +43,39 @@ def test_demo_lead_history_is_realistic_idempotent_and_fast():
     assert Activity.objects.filter(kind=ActivityKind.CALL).count() == ContactAttempt.objects.filter(kind="call", source="rep").count() > 1000
     assert Lead.history.count() == leads
 
-    counts = (Lead.objects.count(), Activity.objects.count(), ContactAttempt.objects.count())
+    _territories_owners_and_ties(ctx)
+
+    counts = (Lead.objects.count(), Activity.objects.count(), ContactAttempt.objects.count(), TerritoryArea.objects.count())
     again = DemoContext(rng=random.Random(2026), stdout=io.StringIO())
     seed_master_data(again)
     demo.seed(again)
-    assert (Lead.objects.count(), Activity.objects.count(), ContactAttempt.objects.count()) == counts
+    assert (Lead.objects.count(), Activity.objects.count(), ContactAttempt.objects.count(), TerritoryArea.objects.count()) == counts
+
+
+def _territories_owners_and_ties(ctx) -> None:
+    """L9/L10/L8 on the demo: one territory per team over its cities; the story lead (issue 15: a
+    web lead for an owned customer of 杭州市第一人民医院) reaches the owner; since the second-wave
+    rules went live, leads for customers whose owner could take them went to the owner; replaying
+    the last 1000 leads, the new rules leave far fewer ties to rotation than the first-wave ones."""
+    assert {territory.team.name for territory in Territory.objects.select_related("team")} == {team.name for team in ctx.teams}
+    for team in ctx.teams:
+        cities = set(TerritoryArea.objects.filter(territory__team=team).values_list("city", flat=True))
+        assert team.region in cities
+    story = Lead.objects.select_related("customer").get(phone="+8613957100015")
+    assert story.hospital.name == "杭州市第一人民医院" and story.assignee_id == story.customer.owner_id
+    decision = AssignmentDecision.objects.get(lead=story)
+    assert decision.basis == DecisionBasis.OWNER and "客户负责人" in decision.reason
+    live = AssignmentRules.live()
+    recent = AssignmentDecision.objects.filter(rules=live).exclude(lead=story)
+    assert recent.count() > 500 and recent.filter(basis=DecisionBasis.OWNER).count() > recent.count() * 0.8
+    first_wave = AssignmentRules.objects.get(status=RulesStatus.RETIRED)
+    assert first_wave.weight_territory == 0 and first_wave.owner_policy == "off"
+    result = simulate(first_wave, n=1000, live=live)
+    print(f"demo replay of 1000 leads: ties first-wave {result.draft.ties}, second-wave {result.live.ties}, "
+          f"to owner {result.live.to_owner}, unassigned {result.draft.unassigned}/{result.live.unassigned}")
+    assert result.draft.ties > 900 and result.live.ties < 150  # ~989 → ~72 with seed 2026
+    assert result.live.to_owner > 700 and result.draft.to_owner == 0
+    assert result.live.territory_match_rate > result.draft.territory_match_rate
 
 
 def test_demo_lead_history_has_one_slow_spell_for_the_assignment_review():

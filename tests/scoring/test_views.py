@@ -182,22 +182,27 @@ def test_activity_page_explains_the_points_and_is_scoped(client, worked_deal, bo
 
 
 def test_board_is_visible_to_all_reps_with_heat_map_and_hourly_timeline(client, worked_deal, charlie, customer):
-    """S4: any rep — even from another team — sees the top customers, who contributed at which
-    stage (rep × behaviour) and when (per-hour marks)."""
+    """S4/D11: any rep — even from another team — sees the top customers, who contributed at which
+    stage (rep × behaviour) and at which hour of the day (rep × hour, Beijing time, server-side
+    cells). No cell carries its own URL: the tables carry the keys for the one drill endpoint."""
+    from scoring.queries import BEHAVIOURS
+
     client.force_login(charlie)
     response = client.get("/scoring/board/")
     page = response.content.decode()
     top = response.context["customers"]
     assert [entry["name"] for entry in top] == [customer.name]
-    cells = {(row["name"], cell["label"]): cell["points"] for row in top[0]["rows"] for cell in row["cells"]}
+    labels = [str(label) for _b, label in BEHAVIOURS]
+    cells = {(row["name"], label): cell[0] for row in top[0]["rows"] for label, cell in zip(labels, row["cells"])}
     assert cells[("鲍勃", "院长级拜访")] == 25 and cells[("艾丽", "线索引入")] == 10 and cells[("艾丽", "回款推动")] == 0
-    assert "<svg" in page and "<rect" in page
-    visit_hour = timezone.localtime(NOW - timedelta(days=10, hours=3)).strftime("%m-%d %H:00")
-    # One visit proved two behaviours in that hour: one mark, a segment per behaviour.
-    assert f"鲍勃 · {visit_hour} · 需求诊断 +15, 院长级拜访 +25" in page
-    mark = next(mark for mark in top[0]["timeline"]["marks"] if "鲍勃" in mark["title"])
-    assert [part["colour"] for part in mark["segments"]] == ["#8250df", "#d93025"]
-    assert "slot=" in mark["url"] and f"rep={worked_deal.shares.get(rep__username='bob').rep_id}" in mark["url"]
+    visit_hour = timezone.localtime(NOW - timedelta(days=10, hours=3)).hour
+    bob_row = next(row for row in top[0]["rows"] if row["name"] == "鲍勃")
+    hours = dict(zip(top[0]["hour_columns"], (points for points, _level in bob_row["hours"])))
+    assert hours[visit_hour] == 40  # one visit proved 需求诊断 +15 and 院长级拜访 +25 in that hour
+    assert "<svg" not in page and f'data-k="hour" data-v="{visit_hour}"' in page
+    assert f'data-rep={bob_row["id"]}' in page and "/scoring/board/drill/?quarter=" in page
+    assert page.count("/scoring/board/drill/") <= 4 * len(top) + 1  # tables and customer links, not cells
+    assert "scoring/board" in page and "board.js" in page
 
 
 def test_top_ten_by_points_this_quarter(client, frozen_now, alice):
