@@ -126,7 +126,8 @@ def test_malformed_but_recoverable_pdf_is_accepted_and_noted(task):
         task=task, module=module_of(task, ModuleKind.SIGNED_DOCUMENT), upload=upload("scan.pdf", data_file("malformed_broken-xref_issue-297.pdf")), by=task.rep
     )
     assert evidence.pages == 1
-    assert [flag["code"] for flag in evidence.flags] == ["pdf_repaired"]
+    # F2: this real sample also opens with a JavaScript alert (/OpenAction → /S /JavaScript).
+    assert [flag["code"] for flag in evidence.flags] == ["pdf_repaired", "pdf_active_content"] and evidence.flagged
 
 
 def test_voice_memo_wav_is_accepted_with_duration(task):
