@@ -13,9 +13,9 @@ from .models import Customer, Department, HospitalGrade, Rep
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
-        label=_("Excel 文件（.xlsx）"),
+        label=_("Excel 或 CSV 文件（.xlsx、.xls、.csv）"),
         widget=forms.ClearableFileInput(
-            attrs={"accept": ".xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+            attrs={"accept": ".xlsx,.xls,.xlsm,.ods,.csv,.txt"}
         ),
     )
 

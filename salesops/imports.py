@@ -20,10 +20,10 @@ from __future__ import annotations
 import abc
 import difflib
 import io
+import itertools
 import logging
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from simple_history.utils import bulk_create_with_history
@@ -63,8 +63,7 @@ logger = logging.getLogger(__name__)
 User = get_user_model()
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_DATA_ROWS = 20_000
-HEADER_SCAN_ROWS = 10  # a title or a note may stand above the header row
+HEADER_SCAN_ROWS = 20  # a title or a note may stand above the header row
 BATCH_SIZE = 500
 
 
@@ -198,20 +197,36 @@ class SheetInfo:
     ignored_headers: list[str] = field(default_factory=list)
 
 
-def _open_workbook(fileobj: BinaryIO, name: str):
-    head = fileobj.read(8)
+def _open_table(fileobj: BinaryIO, name: str):
+    """Any spreadsheet kind (.xlsx/.xls/.ods via python-calamine) or CSV/TSV (UTF-8 or GBK), with
+    zip-bomb caps and broken XML refused by name (salesops.spreadsheets)."""
+    from .spreadsheets import TableFileError, read_table_file
+
+    data = fileobj.read()
     fileobj.seek(0)
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ImportFileError(
-            gettext("文件「%(name)s」是旧版 Excel（.xls）格式，请在 Excel 中另存为 .xlsx 后再上传。") % {"name": name}
-        )
-    if not head.startswith(b"PK"):
-        raise ImportFileError(gettext("文件「%(name)s」不是 Excel .xlsx 文件。") % {"name": name})
     try:
-        return load_workbook(fileobj, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        logger.info("unreadable xlsx %s: %s", name, exc)
-        raise ImportFileError(gettext("文件「%(name)s」不是 Excel .xlsx 文件，或已损坏。") % {"name": name}) from exc
+        return read_table_file(data, name)
+    except TableFileError as exc:
+        raise ImportFileError(str(exc)) from exc
+
+
+def _pick_sheet(kind: str, name: str, fileobj: BinaryIO):
+    """(sheet, header line, mapping, ignored): the first sheet whose header is recognised (a 说明
+    sheet before the data is skipped); the first sheet's refusal when none is."""
+    first_error = None
+    for sheet in _open_table(fileobj, name).sheets:
+        head = []
+        for row in sheet.rows:
+            head.append(row)
+            if len(head) >= HEADER_SCAN_ROWS:
+                break
+        try:
+            line, mapping, ignored = _find_header(kind, head, name)
+        except ImportFileError as exc:
+            first_error = first_error or exc
+            continue
+        return sheet, head, line, mapping, ignored
+    raise first_error or ImportFileError(gettext("文件「%(name)s」里没有工作表。") % {"name": name})
 
 
 def _find_header(kind: str, rows: Iterable[tuple], name: str) -> tuple[int, dict[int, str], list[str]]:
@@ -264,47 +279,44 @@ def _values(mapping: dict[int, str], row: tuple) -> dict[str, str]:
     return {key: cell_text(row[index]) if index < len(row) else "" for index, key in mapping.items()}
 
 
+def _formula_error(sheet, name: str) -> None:
+    if sheet.missing_formula_values:
+        raise ImportFileError(
+            gettext("文件「%(name)s」工作表「%(sheet)s」的公式没有保存计算结果（单元格 %(cells)s）。请在 Excel 中打开文件、保存后重新上传，或把公式列“粘贴为数值”。")
+            % {"name": name, "sheet": sheet.name, "cells": "、".join(sheet.missing_formula_values)}
+        )
+
+
 def inspect_upload(kind: str, fileobj: BinaryIO, name: str) -> SheetInfo:
-    """Checks made while the person waits: right format, the columns, at least one data row."""
-    workbook = _open_workbook(fileobj, name)
+    """Checks made while the person waits: right format, the sheet and columns, one data row."""
     try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        line, mapping, ignored = _find_header(kind, rows, name)
-        rows = sheet.iter_rows(min_row=line + 1, values_only=True)
+        sheet, head, line, mapping, ignored = _pick_sheet(kind, name, fileobj)
+        _formula_error(sheet, name)
+        rows = itertools.chain(head[line:], sheet.rows)
         if not any(any(_values(mapping, row).values()) for row in rows):
             raise ImportFileError(gettext("文件「%(name)s」在表头下没有数据行。") % {"name": name})
-        estimated = max(0, (sheet.max_row or 0) - line)
+        estimated = max(0, (sheet.estimated_rows or 0) - line)
         return SheetInfo(header_line=line, columns=mapping, estimated_rows=estimated, ignored_headers=ignored)
     finally:
-        workbook.close()
         fileobj.seek(0)
 
 
 def read_rows(
     kind: str, fileobj: BinaryIO, name: str, on_progress: Callable[[int, int], None] | None = None
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """(Excel line number, {column key: text}) for every non-empty row under the header."""
-    workbook = _open_workbook(fileobj, name)
-    try:
-        sheet = workbook.worksheets[0]
-        line, mapping, _ignored = _find_header(kind, sheet.iter_rows(values_only=True), name)
-        estimated = max(0, (sheet.max_row or 0) - line)
-        count = 0
-        for offset, row in enumerate(sheet.iter_rows(min_row=line + 1, values_only=True), start=1):
-            if on_progress:
-                on_progress(offset, max(estimated, offset))
-            values = _values(mapping, row)
-            if not any(values.values()):
-                continue
-            count += 1
-            if count > MAX_DATA_ROWS:
-                raise ImportFileError(
-                    gettext("文件「%(name)s」超过上限 %(max)s 行，请拆分后分批导入。") % {"name": name, "max": MAX_DATA_ROWS}
-                )
-            yield line + offset, {column.key: values.get(column.key, "") for column in COLUMNS[kind]}
-    finally:
-        workbook.close()
+    """(line number, {column key: text}) for every non-empty row under the header, streamed:
+    no row cap (F5), memory bounded by one row plus the reader's compact buffer."""
+    sheet, head, line, mapping, _ignored = _pick_sheet(kind, name, fileobj)
+    _formula_error(sheet, name)
+    estimated = max(0, (sheet.estimated_rows or 0) - line)
+    keys = [column.key for column in COLUMNS[kind]]
+    for offset, row in enumerate(itertools.chain(head[line:], sheet.rows), start=1):
+        if on_progress:
+            on_progress(offset, max(estimated, offset))
+        values = _values(mapping, row)
+        if not any(values.values()):
+            continue
+        yield line + offset, {key: values.get(key, "") for key in keys}
 
 
 # --- Checking rows ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -61,29 +60,29 @@ def place_flags(*, gps: tuple[float, float] | None, hospital, exif: dict) -> tup
     return [], distance
 
 
-def repeat_flags(*, task: VisitTask, sha256: str, phash: str) -> list[dict]:
-    """A repeat of any earlier photo, by any rep, on any other visit: identical bytes, or a
-    perceptual hash within a few bits (re-saved, resized or re-compressed copies)."""
+def repeat_flags(*, task: VisitTask, sha256: str, phash: str, phash_wide: str = "") -> list[dict]:
+    """A repeat of any earlier photo, by any rep, on any other visit (F4): identical bytes (indexed
+    SHA-256), or a 256-bit perceptual hash within `VISITS_PHASH_WIDE_MAX_DISTANCE` bits — a
+    re-saved, resized, cropped (5 %), slightly rotated (2°) or padded copy — found through the
+    in-memory index (`visits.photo_index`), whose cost does not grow with database scans."""
     earlier = Evidence.objects.filter(kind=ModuleKind.PHOTO).exclude(task=task)
     same_file = earlier.filter(sha256=sha256).select_related("task__rep", "task__customer").order_by("uploaded_at").first()
     if same_file:
         return [repeat_flag(same_file, _("与 %(rep)s %(when)s 在 %(customer)s 上传的照片完全相同"), 0)]
-    if not phash:
+    if not phash_wide:
         return []
-    limit = _setting("VISITS_PHASH_MAX_DISTANCE", 6)
-    best: tuple[int, str] | None = None
-    # Distinct hashes only: the scan grows with the number of different photos, not uploads.
-    for candidate in earlier.exclude(phash="").values_list("phash", flat=True).distinct().iterator():
-        distance = hamming(phash, candidate)
-        if distance <= limit and (best is None or distance < best[0]):
-            best = (distance, candidate)
-            if distance == 0:
-                break
-    if best is None:
+    from . import photo_index
+
+    limit = _setting("VISITS_PHASH_WIDE_MAX_DISTANCE", 72)
+    candidates = photo_index.lookup(phash_wide, exclude_task=task.pk, limit=limit)
+    if not candidates:
         return []
-    first_pk = earlier.filter(phash=best[1]).aggregate(first=Min("pk"))["first"]
-    match = Evidence.objects.select_related("task__rep", "task__customer").get(pk=first_pk)
-    return [repeat_flag(match, _("与 %(rep)s %(when)s 在 %(customer)s 上传的照片高度相似"), best[0])]
+    stored = dict(earlier.filter(pk__in=[c.evidence_id for c in candidates]).values_list("pk", "phash_wide"))
+    for candidate in candidates:  # confirmed against the database: a stale index cannot invent a match
+        if candidate.evidence_id in stored and hamming(phash_wide, stored[candidate.evidence_id]) == candidate.distance:
+            match = Evidence.objects.select_related("task__rep", "task__customer").get(pk=candidate.evidence_id)
+            return [repeat_flag(match, _("与 %(rep)s %(when)s 在 %(customer)s 上传的照片高度相似"), candidate.distance)]
+    return []
 
 
 def repeat_flag(match: Evidence, template: str, distance: int) -> dict:
@@ -102,7 +101,7 @@ def photo_flags(*, task: VisitTask, inspected: Inspected, uploaded_at: datetime)
     flags = time_flags(taken_at=inspected.taken_at, visit_time=visit_time, uploaded_at=uploaded_at)
     place, distance = place_flags(gps=inspected.gps, hospital=task.customer.hospital, exif=inspected.exif)
     flags += place
-    flags += repeat_flags(task=task, sha256=inspected.sha256, phash=inspected.phash)
+    flags += repeat_flags(task=task, sha256=inspected.sha256, phash=inspected.phash, phash_wide=inspected.phash_wide)
     return flags, distance
 
 

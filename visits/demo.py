@@ -295,6 +295,8 @@ def _evidence(rep, task, module, stored: StoredFile, at, recent) -> Evidence:
         gps_longitude=Decimal(f"{inspected.gps[1]:.6f}") if inspected and inspected.gps else None,
         distance_m=distance,
         phash=inspected.phash if inspected else "",
+        phash_wide=inspected.phash_wide if inspected else "",
+        crop_hash=inspected.crop_hash if inspected else "",
         dhash=inspected.dhash if inspected else "",
         pages=inspected.pages if inspected else None,
         duration_seconds=Decimal(f"{inspected.duration_seconds:.2f}") if inspected and inspected.duration_seconds else None,

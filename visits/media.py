@@ -30,6 +30,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MB = 1024 * 1024
 DEFAULT_LIMITS = {"photo": 20 * MB, "pdf": 20 * MB, "audio": 25 * MB}
 DEFAULT_MAX_PIXELS = 60_000_000  # a 50 MP phone sensor fits; a decompression bomb does not
+# Formats that cannot decode at reduced size (PNG, WebP, GIF) are decoded in full: a smaller pixel
+# budget, since no phone camera writes them (screenshots are ≤ 15 MP).
+DEFAULT_MAX_LOSSLESS_PIXELS = 25_000_000
+# Memory the full-size decode may take (pixels × bytes per pixel): 50 MP RGB HEIC = 150 MB fits.
+DEFAULT_MAX_DECODE_BYTES = 200 * MB
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "CMYK": 4, "I": 4, "F": 4}
 THUMBNAIL_SIZE = (640, 640)
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
@@ -58,6 +64,8 @@ class Inspected:
     gps: tuple[float, float] | None = None
     phash: str = ""
     dhash: str = ""
+    phash_wide: str = ""
+    crop_hash: str = ""
     thumbnail: bytes | None = None
     pages: int | None = None
     duration_seconds: float | None = None
@@ -139,6 +147,24 @@ def max_pixels() -> int:
     return int(getattr(settings, "VISITS_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS))
 
 
+def _decode_budget(probe: Image.Image, draft_to) -> None:
+    """Refuse before decoding what would cost more than a phone photo: a JPEG decodes at 1/8 scale
+    for hashing (DCT scaling), other formats in full, so they get a smaller pixel budget."""
+    width, height = probe.size
+    draftable = probe.format == "JPEG" and draft_to is not None
+    pixel_cap = max_pixels() if draftable or probe.format == "HEIF" else int(getattr(settings, "VISITS_MAX_LOSSLESS_PIXELS", DEFAULT_MAX_LOSSLESS_PIXELS))
+    pixel_cap = min(pixel_cap, max_pixels())
+    decoded = width * height * BYTES_PER_PIXEL.get(probe.mode, 4)
+    if draftable:
+        decoded //= 16  # at least 1/4 scale in each direction
+    byte_cap = int(getattr(settings, "VISITS_MAX_DECODE_BYTES", DEFAULT_MAX_DECODE_BYTES))
+    if width * height > pixel_cap or decoded > byte_cap:
+        raise FileRejected(
+            _("图片像素过大（%(w)d×%(h)d，%(fmt)s），解码需要的资源超出上限（约 %(mp)d 百万像素），疑似“解压炸弹”，已拒收。请用手机相机直接拍摄后上传。")
+            % {"w": width, "h": height, "fmt": probe.format or "", "mp": pixel_cap // 1_000_000}
+        )
+
+
 def open_image(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Image:
     """Open, bound the pixel count, verify the structure, then reopen and decode the whole file
     (verify() leaves the image unusable, and only decoding every byte finds a truncated file).
@@ -156,6 +182,7 @@ def open_image(data: bytes, draft_to: tuple[int, int] | None = None) -> Image.Im
                     _("图片像素过大（%(w)d×%(h)d），上限约 %(mp)d 百万像素，疑似“解压炸弹”，已拒收。")
                     % {"w": width, "h": height, "mp": limit // 1_000_000}
                 )
+            _decode_budget(probe, draft_to)
             probe.verify()
             image = Image.open(io.BytesIO(data))
             if draft_to and image.format == "JPEG":
@@ -279,35 +306,47 @@ def read_exif(image: Image.Image) -> tuple[dict, datetime | None, tuple[float, f
     return facts, taken_at, gps
 
 
-# 32×32 DCT basis rows for the lowest 8 frequencies (pHash).
-_DCT = [[math.cos((2 * x + 1) * u * math.pi / 64) for x in range(32)] for u in range(8)]
+def trim_borders(image: Image.Image) -> Image.Image:
+    """Cut uniform bars (a screenshot's padding, letterboxing) so a padded copy hashes like the
+    photo. Repeated while it removes something, never below a fifth of the picture."""
+    from PIL import ImageChops
+
+    for _round in range(4):
+        corner = image.getpixel((0, 0))
+        difference = ImageChops.difference(image, Image.new(image.mode, image.size, corner)).convert("L")
+        box = difference.point(lambda value: 255 if value > 24 else 0).getbbox()
+        if not box or box == (0, 0, *image.size) or (box[2] - box[0]) * (box[3] - box[1]) < image.width * image.height // 5:
+            break
+        image = image.crop(box)
+    return image
+
+
+def photo_hashes(image: Image.Image) -> dict[str, str]:
+    """Perceptual hashes from imagehash (maintained, numpy/scipy DCT): a 64-bit pHash and dHash
+    (compatible with stored rows), a 256-bit pHash (the reuse index: a 5% crop, a 2° rotation or
+    screenshot padding move it by ≤ 70 bits, distinct photos stay ≥ 80 apart), and the
+    crop-resistant segment hash (for a supervisor checking a heavily cropped copy)."""
+    import imagehash
+
+    trimmed = trim_borders(image.convert("RGB"))
+    try:
+        crop_resistant = str(imagehash.crop_resistant_hash(trimmed, min_segment_size=500, segmentation_image_size=300))
+    except Exception:  # noqa: BLE001 - a flat image has no segments; the other hashes still hold
+        crop_resistant = ""
+    return {
+        "phash": str(imagehash.phash(trimmed)),
+        "dhash": str(imagehash.dhash(trimmed)),
+        "phash_wide": str(imagehash.phash(trimmed, hash_size=16)),
+        "crop_hash": crop_resistant[:2000],
+    }
 
 
 def perceptual_hash(image: Image.Image) -> str:
-    """pHash: 32×32 grey, 2-D DCT, the 8×8 lowest frequencies compared with their median
-    (DC term left out of the median). 64 bits as 16 hex digits."""
-    grey = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
-    pixels = list(grey.tobytes())
-    rows = [pixels[i * 32 : (i + 1) * 32] for i in range(32)]
-    # Columns first: temp[u][x] = sum_y C[u][y] * P[y][x]; then D[u][v] = sum_x temp[u][x] * C[v][x].
-    temp = [[sum(_DCT[u][y] * rows[y][x] for y in range(32)) for x in range(32)] for u in range(8)]
-    coefficients = [sum(temp[u][x] * _DCT[v][x] for x in range(32)) for u in range(8) for v in range(8)]
-    median = sorted(coefficients[1:])[31]
-    bits = 0
-    for value in coefficients:
-        bits = (bits << 1) | (1 if value > median else 0)
-    return f"{bits:016x}"
+    return photo_hashes(image)["phash"]
 
 
 def difference_hash(image: Image.Image) -> str:
-    """dHash: 9×8 grey, each pixel brighter than its right neighbour → 1."""
-    grey = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    pixels = list(grey.tobytes())
-    bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | (1 if pixels[row * 9 + col] > pixels[row * 9 + col + 1] else 0)
-    return f"{bits:016x}"
+    return photo_hashes(image)["dhash"]
 
 
 def hamming(a: str, b: str) -> int:
@@ -345,8 +384,7 @@ def inspect_photo(data: bytes) -> Inspected:
         exif=facts,
         taken_at=taken_at,
         gps=gps,
-        phash=perceptual_hash(thumb),
-        dhash=difference_hash(thumb),
+        **photo_hashes(thumb),
         thumbnail=buffer.getvalue(),
     )
 
@@ -354,42 +392,123 @@ def inspect_photo(data: bytes) -> Inspected:
 # --- PDFs -------------------------------------------------------------------------------------
 
 
-def inspect_pdf(data: bytes) -> Inspected:
-    """A real PDF: the %PDF- header, an end-of-file marker, and a cross-reference table/trailer
-    that pypdf can read to at least one page. A slightly broken xref that pypdf can recover
-    (common with scanner software) is accepted and noted for the supervisor."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+ACTIVE_NAMES = {b"/JavaScript": "JavaScript", b"/JS": "JavaScript", b"/Launch": _("启动外部程序"), b"/EmbeddedFiles": _("内嵌文件"), b"/AA": _("自动动作"), b"/OpenAction": _("打开时动作"), b"/RichMedia": _("富媒体")}
+_PDF_NAME = re.compile(rb"/[A-Za-z#0-9]+")
 
+
+def _raw_active_names(data: bytes) -> set[str]:
+    """Active-content names in the raw bytes, with `#xx` escapes undone (`/J#61vaScript`)."""
+    found = set()
+    for match in _PDF_NAME.finditer(data):
+        name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), match.group())
+        if name in ACTIVE_NAMES:
+            found.add(name.decode())
+    return found
+
+
+def _tree_active_names(reader) -> set[str]:
+    """The same names inside compressed object streams: the catalog, its name trees and each
+    page's actions and annotations (first 200 pages)."""
+    found: set[str] = set()
+
+    def look(obj, depth=0) -> None:
+        if depth > 6:
+            return
+        try:
+            obj = obj.get_object()
+        except Exception:  # noqa: BLE001
+            return
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                if key.encode() in ACTIVE_NAMES:
+                    found.add(key)
+                if key == "/S" and str(value) in ("/JavaScript", "/Launch"):
+                    found.add(str(value))
+                if key in ("/Names", "/A", "/OpenAction", "/AA", "/Annots", "/JavaScript", "/EmbeddedFiles"):
+                    look(value, depth + 1)
+        elif isinstance(obj, list):
+            for item in obj[:500]:
+                look(item, depth + 1)
+
+    try:
+        look(reader.trailer["/Root"])
+        for page in list(reader.pages)[:200]:
+            look(page)
+    except Exception:  # noqa: BLE001 - a damaged tree: the raw scan still stands
+        pass
+    return found
+
+
+def _open_pdf(data: bytes, notes: list[dict]):
+    """(reader, pages) — recovering a damaged xref, opening edit-restricted files (owner password
+    only), refusing files that need a password to open."""
+    from pypdf import PdfReader
+    from pypdf import PasswordType
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except Exception as exc:  # noqa: BLE001
+        raise FileRejected(_("PDF 文件已损坏，无法读取（%(error)s）。请用扫描软件重新导出 PDF 后上传。") % {"error": str(exc)[:80]})
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")
+        except Exception:  # noqa: BLE001 - an unknown encryption scheme is "needs a password"
+            opened = PasswordType.NOT_DECRYPTED
+        if opened == PasswordType.NOT_DECRYPTED:
+            raise FileRejected(
+                _("PDF 已加密（需要密码才能打开），系统无法查看内容。请在签字平台或扫描软件中去掉“打开密码”后重新导出，或打印后重新扫描成 PDF 再上传。")
+            )
+        notes.append({"code": "pdf_restricted", "level": "info", "message": _("PDF 设有编辑限制（仅所有者密码，常见于电子签章），内容可正常查看")})
+    try:
+        pages = len(reader.pages)
+    except Exception as exc:  # noqa: BLE001
+        raise FileRejected(_("PDF 文件已损坏，无法读取页面（%(error)s）。请用扫描软件重新导出 PDF 后上传。") % {"error": str(exc)[:80]})
+    try:
+        PdfReader(io.BytesIO(data), strict=True).pages[0] if not reader.is_encrypted else None
+    except Exception:  # noqa: BLE001 - strict failed, the recovering reader succeeded
+        notes.append({"code": "pdf_repaired", "level": "info", "message": _("PDF 交叉引用表损坏，已按修复方式读取")})
+    return reader, pages
+
+
+def inspect_pdf(data: bytes) -> Inspected:
+    """A real PDF (F2): the %PDF- header, an end-of-file marker anywhere near the end (bytes after
+    `%%EOF` — appended signatures, scanner padding — are accepted and noted), an xref pypdf can read
+    to at least one page. Owner-password-only files open; files needing a password are refused.
+    Active content (JavaScript, launch actions, embedded files, automatic actions) is flagged for
+    the supervisor, and such a file is only ever served as a download."""
     header_at = data.find(b"%PDF-", 0, 1024)
     if header_at < 0:
         what = _what_is_it(data)
         if what and what != "PDF":
             raise FileRejected(_("这不是 PDF 文件（检测到：%(what)s），请上传签字文件的 PDF 扫描件。") % {"what": what})
         raise FileRejected(_("这不是 PDF 文件（缺少 PDF 文件头），请上传签字文件的 PDF 扫描件。"))
-    if b"%%EOF" not in data[-2048:]:
+    eof_at = data.rfind(b"%%EOF")
+    if eof_at < 0:
         raise FileRejected(_("PDF 文件不完整（缺少文件结尾标记），可能上传中断，请重新上传。"))
     notes: list[dict] = []
+    trailing = data[eof_at + 5 :].strip(b"\r\n\t \x00")
+    if trailing:
+        notes.append({"code": "pdf_trailing_bytes", "level": "info", "message": _("PDF 结尾标记后还有 %(n)d 字节附加数据（常见于签章或扫描软件）") % {"n": len(trailing)}})
     pypdf_log = logging.getLogger("pypdf")
     previous_level = pypdf_log.level
     pypdf_log.setLevel(logging.CRITICAL)
     try:
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=True)
-            pages = len(reader.pages)
-        except Exception:  # noqa: BLE001 - any strict failure: try the recovering reader below
-            try:
-                reader = PdfReader(io.BytesIO(data), strict=False)
-                pages = len(reader.pages)
-            except (PdfReadError, Exception) as exc:  # noqa: BLE001
-                raise FileRejected(_("PDF 文件已损坏，无法读取（%(error)s），请重新扫描。") % {"error": str(exc)[:80]})
-            notes.append({"code": "pdf_repaired", "message": _("PDF 交叉引用表损坏，已按修复方式读取")})
-        if reader.is_encrypted:
-            raise FileRejected(_("PDF 已加密，请上传未加密的扫描件。"))
+        reader, pages = _open_pdf(data, notes)
+        active = _raw_active_names(data) | _tree_active_names(reader)
     finally:
         pypdf_log.setLevel(previous_level)
     if pages < 1:
         raise FileRejected(_("PDF 没有页面，请重新扫描。"))
+    if active:
+        kinds = sorted({str(ACTIVE_NAMES.get(name.encode(), name)) for name in active})
+        notes.append(
+            {
+                "code": "pdf_active_content",
+                "level": "warning",
+                "message": _("PDF 含有可执行内容（%(kinds)s），仅供下载查看，请主管核实来源") % {"kinds": "、".join(kinds)},
+                "names": sorted(active),
+            }
+        )
     return _inspected(data, "application/pdf", ".pdf", pages=pages, notes=notes)
 
 
@@ -434,26 +553,84 @@ def _wav_duration(data: bytes) -> float | None:
     return data_size / byte_rate
 
 
+FFPROBE, FFMPEG = "/usr/bin/ffprobe", "/usr/bin/ffmpeg"
+BROWSER_CODECS = {"mp3", "aac", "opus", "vorbis", "flac", "pcm_s16le", "pcm_u8", "pcm_f32le", "pcm_s24le", "pcm_s32le"}
+AUDIO_TIMEOUT = 30
+
+
+def _tool(name: str) -> str:
+    path = getattr(settings, f"VISITS_{name.upper()}", FFPROBE if name == "ffprobe" else FFMPEG)
+    import os
+
+    if not os.path.exists(path):
+        raise FileRejected(_("服务器缺少 %(tool)s（%(path)s），暂时无法检查录音。请联系运维安装 ffmpeg 后重新上传。") % {"tool": name, "path": path})
+    return path
+
+
+def probe_audio(data: bytes) -> dict:
+    """Decode the whole file with ffmpeg (a header that only looks right is not a recording) and
+    read codec and duration with ffprobe. Raises FileRejected with what to do."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".audio") as handle:
+        handle.write(data)
+        handle.flush()
+        try:
+            probed = subprocess.run(
+                [_tool("ffprobe"), "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name,sample_rate,channels:format=duration,format_name", "-of", "json", handle.name],
+                capture_output=True, timeout=AUDIO_TIMEOUT, check=False,
+            )
+            decoded = subprocess.run([_tool("ffmpeg"), "-v", "error", "-xerror", "-i", handle.name, "-map", "0:a:0", "-f", "null", "-"], capture_output=True, timeout=AUDIO_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise FileRejected(_("录音解码超时（超过 %(s)d 秒），文件可能已损坏，请重新录制后上传。") % {"s": AUDIO_TIMEOUT})
+    facts = json.loads(probed.stdout or b"{}") if probed.returncode == 0 else {}
+    streams = facts.get("streams") or []
+    if probed.returncode != 0 or not streams or decoded.returncode != 0:
+        raise FileRejected(_("录音文件无法解码（内容损坏或不是真正的录音），请用手机录音功能重新录制后上传。"))
+    try:
+        duration = float((facts.get("format") or {}).get("duration") or 0)
+    except ValueError:
+        duration = 0.0
+    if duration <= 0.05:
+        raise FileRejected(_("录音太短或没有声音数据，请重新录制。"))
+    return {"codec": streams[0].get("codec_name", ""), "duration": duration, "container": (facts.get("format") or {}).get("format_name", "")}
+
+
+def playable_copy(data: bytes) -> bytes:
+    """An AAC/M4A copy that every browser plays (for AMR and other codecs they cannot)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".audio") as source, tempfile.NamedTemporaryFile(suffix=".m4a") as target:
+        source.write(data)
+        source.flush()
+        result = subprocess.run(
+            [_tool("ffmpeg"), "-v", "error", "-y", "-i", source.name, "-map", "0:a:0", "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", target.name],
+            capture_output=True, timeout=AUDIO_TIMEOUT * 2, check=False,
+        )
+        if result.returncode != 0:
+            raise FileRejected(_("无法生成可播放的录音副本，请下载原文件收听。"))
+        return target.read()
+
+
 def inspect_audio(data: bytes) -> Inspected:
+    """F3: sniffed by content, then decoded for real with ffmpeg; codec and duration recorded.
+    A codec browsers cannot play (AMR …) is noted: the page serves an AAC copy, the original stays."""
     content_type, extension = _detect(
         data,
         sniff_audio,
         _("这不是录音文件（检测到：%(what)s），支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"),
         _("无法识别的录音格式，支持 WAV、MP3、M4A、WebM、OGG、AMR、FLAC。"),
     )
-    duration = None
-    if content_type == "audio/wav":
-        duration = _wav_duration(data)
-        if not duration:
-            raise FileRejected(_("WAV 录音没有声音数据，请重新录制。"))
-    elif len(data) < 512:
+    if len(data) < 64:
         raise FileRejected(_("录音太短或为空，请重新录制。"))
-    return _inspected(
-        data,
-        content_type,
-        extension,
-        duration_seconds=round(duration, 2) if duration else None,
-    )
+    facts = probe_audio(data)
+    notes = [{"code": "audio_codec", "level": "info", "message": _("编码 %(codec)s，时长 %(s).1f 秒") % {"codec": facts["codec"], "s": facts["duration"]}, "codec": facts["codec"]}]
+    if facts["codec"] not in BROWSER_CODECS:
+        notes.append({"code": "audio_transcoded", "level": "info", "message": _("浏览器无法直接播放 %(codec)s，页面播放转码副本，原文件保留") % {"codec": facts["codec"]}})
+    return _inspected(data, content_type, extension, duration_seconds=round(facts["duration"], 2), notes=notes)
 
 
 def inspect(kind: str, data: bytes) -> Inspected:

@@ -440,6 +440,8 @@ class Evidence(models.Model):
     distance_m = models.PositiveIntegerField(_("距医院（米）"), null=True, blank=True)
     phash = models.CharField(_("感知哈希"), max_length=16, blank=True, db_index=True)
     dhash = models.CharField(_("差异哈希"), max_length=16, blank=True)
+    phash_wide = models.CharField(_("感知哈希（256 位）"), max_length=64, blank=True)
+    crop_hash = models.TextField(_("抗裁剪哈希"), blank=True)
     duration_seconds = models.DecimalField(_("时长（秒）"), max_digits=8, decimal_places=2, null=True, blank=True)
     pages = models.PositiveIntegerField(_("页数"), null=True, blank=True)
     flags = models.JSONField(_("真实性提示"), default=list, blank=True)

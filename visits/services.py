@@ -431,6 +431,8 @@ def _evidence_save(task, module, by, inspected, original_name, uploaded_at, flag
         distance_m=distance,
         phash=inspected.phash,
         dhash=inspected.dhash,
+        phash_wide=inspected.phash_wide,
+        crop_hash=inspected.crop_hash,
         pages=inspected.pages,
         duration_seconds=Decimal(f"{inspected.duration_seconds:.2f}") if inspected.duration_seconds else None,
         flags=flags,

@@ -425,8 +425,42 @@ def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
         return render(request, "visits/evidence_integrity.html", {"evidence": evidence, "missing": actual is None}, status=409)
     # Browsers show these themselves; anything else (HEIC, AMR …) is offered as a download.
     shown = evidence.content_type in BROWSER_SHOWS or evidence.is_audio
-    inline = shown and request.GET.get("download") != "1"
+    # F2: a PDF with active content is never opened in the browser's viewer.
+    active = any(flag.get("code") == "pdf_active_content" for flag in evidence.flags or [])
+    inline = shown and not active and request.GET.get("download") != "1"
+    if evidence.is_audio and inline and any(flag.get("code") == "audio_transcoded" for flag in evidence.flags or []):
+        return _playable_audio(evidence)  # F3: AMR & co. play as AAC; ?download=1 gives the original
     return _file_response(evidence.file, evidence.content_type, _download_name(evidence), inline=inline)
+
+
+def _playable_audio(evidence: Evidence) -> FileResponse:
+    """A browser-playable AAC copy, made once per file content and kept beside the originals."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from . import media
+
+    name = f"evidence/playable/{evidence.sha256}.m4a"
+    if not default_storage.exists(name):
+        with evidence.file.open("rb") as handle:
+            data = handle.read()
+        try:
+            default_storage.save(name, ContentFile(media.playable_copy(data)))
+        except media.FileRejected:
+            return _file_response(evidence.file, evidence.content_type, _download_name(evidence), inline=False)
+    return _file_response(_StoredFile(name), "audio/mp4", _download_name(evidence).rsplit(".", 1)[0] + ".m4a")
+
+
+class _StoredFile:
+    """The minimal FieldFile surface `_file_response` needs, for a storage name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def open(self, mode: str = "rb"):
+        from django.core.files.storage import default_storage
+
+        return default_storage.open(self.name, mode)
 
 
 @require_GET

@@ -80,11 +80,23 @@ def test_one_bad_line_imports_nothing_and_lists_every_error(client, upload, olga
     assert upload(olga, account, "改好的.csv", good.encode("gbk")).new_rows == 2
 
 
-def test_a_file_the_map_does_not_fit_fails_with_the_missing_columns(client, upload, olga, account):
+def test_a_file_the_map_does_not_fit_is_recognised_by_its_header(client, upload, olga, account):
+    """F1: a CMB export on an account mapped for the generic layout is read with the CMB preset;
+    the sample's broken running balance makes line errors, listed on the page."""
     statement = upload(olga, account, "招行.csv", (DATA / "cmb_debit_example-cmb-records.csv").read_bytes())
-    assert statement.status == StatementStatus.FAILED
-    assert "招行.csv" in statement.error and "缺少列" in statement.error and "贷方金额" in statement.error
-    assert "缺少列" in client.get(f"/cash/statements/{statement.pk}/").content.decode()
+    assert (statement.status, statement.layout) == (StatementStatus.FAILED, "cmb_personal")
+    assert "招行.csv" in statement.error and "余额不连续" in statement.error
+    assert [error["line"] for error in statement.line_errors] == [4, 5, 6]
+
+
+def test_an_unknown_layout_waits_for_a_column_map(client, upload, olga, account):
+    """F1: a header no preset knows: the statement waits for the mapping form, the page links to it."""
+    statement = upload(olga, account, "某行.csv", "记账日,收款金额,付款金额,交易对手\n2026-11-03,100.00,,医院\n".encode())
+    assert statement.status == StatementStatus.NEEDS_LAYOUT and "某行.csv" in statement.error
+    page = client.get(f"/cash/statements/{statement.pk}/").content.decode()
+    assert f"/cash/statements/{statement.pk}/layout/" in page
+    form = client.get(f"/cash/statements/{statement.pk}/layout/").content.decode()
+    assert "收款金额" in form and "交易对手" in form
 
 
 def test_not_a_statement_at_all(upload, olga, account):

@@ -286,17 +286,18 @@ def test_template_download_round_trips(client, upload, carol, olga, alice, peopl
     assert [cell.value for cell in hospitals[1]] == HOSPITAL_HEADERS
 
 
-def test_a_file_that_is_not_xlsx_is_refused_with_its_name(client, carol):
-    """A1: bad input is answered with a message naming the file; no job is created."""
+def test_a_file_that_is_not_a_table_is_refused_with_its_name(client, carol):
+    """A1/F6: bad input is answered with a message naming the file and what to do; no job is created.
+    (A CSV is a table now — F5 — but one without the required columns is refused by name.)"""
     client.force_login(carol)
     csv = SimpleUploadedFile("客户表.csv", "客户名称,医院\n骨科,浙江省人民医院\n".encode(), content_type="text/csv")
     response = client.post("/imports/customers/new/", {"file": csv})
     assert response.status_code == 400
-    assert "文件「客户表.csv」不是 Excel .xlsx 文件" in response.content.decode()
+    assert "文件「客户表.csv」缺少必需的列：负责人" in response.content.decode()
     old = SimpleUploadedFile("客户表.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
-    assert "另存为 .xlsx" in client.post("/imports/customers/new/", {"file": old}).content.decode()
+    assert "文件「客户表.xls」的内容已损坏" in client.post("/imports/customers/new/", {"file": old}).content.decode()
     broken = SimpleUploadedFile("坏文件.xlsx", b"PK\x03\x04 not really a zip", content_type=XLSX_TYPE)
-    assert "文件「坏文件.xlsx」不是 Excel .xlsx 文件，或已损坏" in client.post("/imports/customers/new/", {"file": broken}).content.decode()
+    assert "文件「坏文件.xlsx」已损坏（压缩结构无法读取），请在 Excel 中重新保存后上传" in client.post("/imports/customers/new/", {"file": broken}).content.decode()
     assert ImportJob.objects.count() == 0
 
 

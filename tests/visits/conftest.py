@@ -73,3 +73,13 @@ def fill_required(task, seed="door"):
     add_photo(task, seed=seed)
     add_pdf(task)
     add_needs(task)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_photo_index():
+    """Each test's database starts over; so does the in-process reuse index (F4)."""
+    from visits import photo_index
+
+    photo_index.reset()
+    yield
+    photo_index.reset()

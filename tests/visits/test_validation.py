@@ -126,7 +126,8 @@ def test_malformed_but_recoverable_pdf_is_accepted_and_noted(task):
         task=task, module=module_of(task, ModuleKind.SIGNED_DOCUMENT), upload=upload("scan.pdf", data_file("malformed_broken-xref_issue-297.pdf")), by=task.rep
     )
     assert evidence.pages == 1
-    assert [flag["code"] for flag in evidence.flags] == ["pdf_repaired"]
+    # F2: this real sample also opens with a JavaScript alert (/OpenAction → /S /JavaScript).
+    assert [flag["code"] for flag in evidence.flags] == ["pdf_repaired", "pdf_active_content"] and evidence.flagged
 
 
 def test_voice_memo_wav_is_accepted_with_duration(task):
@@ -147,9 +148,13 @@ def test_voice_memo_wav_is_accepted_with_duration(task):
         (b"#!AMR\n" + b"\x00" * 600, "audio/amr"),
     ],
 )
-def test_audio_type_is_sniffed_from_magic_bytes(data, expected):
-    """V3: MediaRecorder (WebM/MP4), WeChat (AMR) and common uploads are known by their bytes."""
-    assert media.inspect_audio(data).content_type == expected
+def test_audio_type_is_sniffed_from_magic_bytes_but_junk_behind_it_is_refused(data, expected):
+    """V3: MediaRecorder (WebM/MP4), WeChat (AMR) and common uploads are known by their bytes;
+    F3: the magic bytes alone are not a recording — junk behind them does not decode."""
+    assert media.sniff_audio(data)[0] == expected
+    with pytest.raises(media.FileRejected) as refused:
+        media.inspect_audio(data)
+    assert "无法解码" in refused.value.message and "重新录制" in refused.value.message
 
 
 def test_a_photo_is_not_a_voice_memo(task):
