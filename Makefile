@@ -44,6 +44,7 @@ run: migrate
 	@echo "SalesOps: http://$(HOST):$(PORT)/  (worker: qcluster; Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM; \
 	DEBUG=1 $(PY) manage.py qcluster & \
+	DEBUG=1 Q_CLUSTER_NAME=salesops-delivery $(PY) manage.py qcluster & \
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) & \
 	wait
 

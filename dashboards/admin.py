@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+from salesops.admin import HistoryAdmin as SimpleHistoryAdmin  # T7: read-only history
 
 from datetime import date
 
@@ -27,7 +27,7 @@ class ThresholdAdmin(SimpleHistoryAdmin):
     list_display = ("kpi", "healthy_value", "trigger_value", "run_length", "window", "due_in_days", "sop_url", "training_video_url")
     fieldsets = (
         (None, {"fields": ("kpi",)}),
-        (_("健康线与异常规则"), {"fields": ("healthy_value", "trigger_value", "run_length", "window", "due_in_days", "lookback_days")}),
+        (_("健康线与异常规则"), {"fields": ("healthy_value", "trigger_value", "run_length", "window", "due_in_days", "lookback_days", "contact_basis")}),
         (_("一键优化建议"), {"fields": ("sop_title", "sop_url", "training_video_title", "training_video_url")}),
     )
 

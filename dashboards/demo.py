@@ -55,9 +55,10 @@ def seed(ctx) -> None:
     rng = random.Random(f"{ctx.rng.random()}-dashboards")
     screen = TvScreen.objects.filter(name=SCREEN_NAME).first()
     if screen is None:
-        # A demo screen's token is derived from the demo seed (deterministic); real screens get a
-        # random token when ops create them in admin.
-        screen = TvScreen.objects.create(name=SCREEN_NAME, location="杭州总部 3 楼晨会室", token=f"demo-{rng.getrandbits(128):032x}")
+        # R12: the token is the screen's only credential, so even the demo's is random per install
+        # (the model's default, secrets.token_urlsafe) — never derived from the public demo seed.
+        rng.getrandbits(128)  # keep the demo's later random draws exactly as before
+        screen = TvScreen.objects.create(name=SCREEN_NAME, location="杭州总部 3 楼晨会室")
 
     for kpi, (sop_title, sop_url, video_title, video_url) in GUIDES.items():
         threshold = Threshold.for_kpi(kpi)

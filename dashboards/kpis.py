@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -131,9 +131,22 @@ def bucket_expression(field_name: str, live: list[tuple[int, Span]]):
 CLOCK_START = Coalesce("first_assigned_at", "assigned_at")
 
 
-def timeliness_leads(scope: Scope, start: datetime, end: datetime):
-    """The leads KPI 1 counts: first assigned in [start, end), of the scope (current assignee)."""
+def timeliness_leads(scope: Scope, start: datetime, end: datetime, contact_basis: str = "all"):
+    """The leads KPI 1 counts: first assigned in [start, end), of the scope (current assignee).
+    `contact_at` is the first effective contact on the director's chosen basis (T8): "all" includes
+    self-reported contact, "verified" only contact proven by a phone-system record or visit evidence."""
     leads = Lead.objects.annotate(clock_start=CLOCK_START).filter(clock_start__gte=start, clock_start__lt=end, assignee__isnull=False)
+    if contact_basis == "verified":
+        from leads.models import ContactAttempt, ContactVerification
+
+        first_verified = (
+            ContactAttempt.objects.filter(lead=OuterRef("pk"), effective=True, verification=ContactVerification.VERIFIED)
+            .order_by("occurred_at")
+            .values("occurred_at")[:1]
+        )
+        leads = leads.annotate(contact_at=Subquery(first_verified))
+    else:
+        leads = leads.annotate(contact_at=F("first_effective_contact_at"))
     if scope.level == "team":
         leads = leads.filter(assignee__rep__team_id=scope.team_id)
     elif scope.level == "rep":
@@ -141,16 +154,18 @@ def timeliness_leads(scope: Scope, start: datetime, end: datetime):
     return leads
 
 
-def lead_minutes(spans: list[Span], scope: Scope, group: str | None = None, now: datetime | None = None) -> dict:
+def lead_minutes(
+    spans: list[Span], scope: Scope, group: str | None = None, now: datetime | None = None, contact_basis: str = "all"
+) -> dict:
     """{(group key, span index): [(minutes, contacted), …]} for every lead first assigned in each
     span; a lead not contacted (yet) is still running: minutes up to `now`."""
     live = _live_spans(spans)
     if not live:
         return {}
     now = now or timezone.now()
-    leads = timeliness_leads(scope, min(s for _i, (s, _e) in live), max(e for _i, (_s, e) in live))
+    leads = timeliness_leads(scope, min(s for _i, (s, _e) in live), max(e for _i, (_s, e) in live), contact_basis)
     key_field = {"team": "assignee__rep__team_id", "rep": "assignee_id"}.get(group or "")
-    fields = ["clock_start", "first_effective_contact_at"] + ([key_field] if key_field else [])
+    fields = ["clock_start", "contact_at"] + ([key_field] if key_field else [])
     locate = _index(spans)
     minutes: dict = defaultdict(list)
     for row in leads.values_list(*fields).order_by():
@@ -408,7 +423,10 @@ def measure(
     now = now or timezone.now()
     if kpi in (Kpi.COLLABORATION_DENSITY, Kpi.LEAD_TIMELINESS):
         threshold = threshold or Threshold.for_kpi(kpi)
-    variant = {Kpi.COLLABORATION_DENSITY: lambda: threshold.lookback_days, Kpi.LEAD_TIMELINESS: lambda: threshold.healthy_value}.get(kpi, str)()
+    variant = {
+        Kpi.COLLABORATION_DENSITY: lambda: threshold.lookback_days,
+        Kpi.LEAD_TIMELINESS: lambda: f"{threshold.healthy_value}-{getattr(threshold, 'contact_basis', 'all')}",
+    }.get(kpi, str)()
     settled_before = day_start(local_date(now)) - SETTLED_AFTER
 
     def cache_key(span: Span) -> str:
@@ -440,8 +458,9 @@ def measure(
 def _measure(kpi: str, spans: list[Span], scope: Scope, group: str | None, threshold, keys: list, now: datetime) -> dict:
     result: dict = {}
     if kpi == Kpi.LEAD_TIMELINESS:
-        minutes = lead_minutes(spans, scope, group, now)
-        target = float((threshold or Threshold.for_kpi(kpi)).healthy_value)
+        threshold = threshold or Threshold.for_kpi(kpi)
+        minutes = lead_minutes(spans, scope, group, now, contact_basis=getattr(threshold, "contact_basis", "all"))
+        target = float(threshold.healthy_value)
         for key in set(keys) | {k for k, _i in minutes}:
             result[key] = [_timeliness_cell(minutes.get((key, i), []), target) for i in range(len(spans))]
     elif kpi == Kpi.ACTION_FULLNESS:

@@ -110,6 +110,14 @@ class Threshold(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("一键优化建议：团队至少有这么多样本（时效：线索数；饱满度：人·工作日；协同：成交客户数）才参与“最佳团队”评选"),
     )
+    # T8, KPI 1 only: count every effective contact, or only verified ones (phone system, visit evidence).
+    contact_basis = models.CharField(
+        _("首次有效联系口径"),
+        max_length=10,
+        choices=[("all", _("全部（含销售自报）")), ("verified", _("仅已核实"))],
+        default="all",
+        help_text=_("仅用于线索转化时效：总监选择是否只认已核实的联系。"),
+    )
     sop_title = models.CharField(_("SOP 文档标题"), max_length=120, blank=True)
     sop_url = models.URLField(_("SOP 文档链接"), blank=True)
     training_video_title = models.CharField(_("培训视频标题"), max_length=120, blank=True)

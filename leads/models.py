@@ -75,6 +75,8 @@ class LeadStatus(models.TextChoices):
 
 
 OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.ACKNOWLEDGED)
+# R8: a repeat contact on a lead in one of these states opens a new lead linked to it.
+CLOSED_LEAD_STATUSES = (LeadStatus.CONVERTED, LeadStatus.CLOSED)
 # The board's red light: an open lead nobody followed up for this long.
 NOT_FOLLOWED_UP_AFTER = timedelta(hours=48)
 
@@ -162,6 +164,10 @@ class Lead(models.Model):
     close_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
     # L11: set while nobody can take the lead (off duty, on leave, off hours, full); cleared on assignment.
     unassigned_reason = models.CharField(_("未分配原因"), max_length=200, blank=True)
+    previous_lead = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_up_leads", verbose_name=_("上一条线索"),
+        help_text=_("同一电话在已关闭/已转化的线索之后再次咨询"),
+    )
     history = HistoricalRecords()
 
     objects = LeadQuerySet.as_manager()
@@ -290,6 +296,15 @@ class AssignmentRules(models.Model):
         if not (self.weight_grade + self.weight_product_line + self.weight_workload + self.weight_territory):
             raise ValidationError(_("权重不能全为 0"))
 
+    def save(self, *args, **kwargs):
+        # T7: a published version is never edited nor turned back into a draft, by any path.
+        from salesops.guards import refuse_frozen_change
+
+        refuse_frozen_change(
+            self, is_frozen=lambda stored: stored["status"] != RulesStatus.DRAFT, mutable=("status",), back_to=("status", RulesStatus.DRAFT)
+        )
+        super().save(*args, **kwargs)
+
     @property
     def weights(self) -> tuple[int, int, int, int]:
         return self.weight_grade, self.weight_product_line, self.weight_workload, self.weight_territory
@@ -411,6 +426,14 @@ class ContactSource(models.TextChoices):
     ROBOT = "robot", _("外呼机器人")
 
 
+class ContactVerification(models.TextChoices):
+    """T8: typed by a rep is a claim; a call-robot callback, a phone-system record or visit
+    evidence proves it."""
+
+    SELF_REPORTED = "self_reported", _("自报")
+    VERIFIED = "verified", _("已核实")
+
+
 # L7: a call of at least this long, or an on-site visit, is an effective contact.
 EFFECTIVE_CALL_SECONDS = 60
 
@@ -433,6 +456,10 @@ class ContactAttempt(models.Model):
     dialer_call = models.ForeignKey(
         "DialerCall", on_delete=models.SET_NULL, null=True, blank=True, related_name="attempts", verbose_name=_("外呼")
     )
+    verification = models.CharField(
+        _("核实"), max_length=14, choices=ContactVerification.choices, default=ContactVerification.SELF_REPORTED, db_index=True
+    )
+    proof = models.CharField(_("核实依据"), max_length=20, blank=True, help_text=_("call_robot / phone_system / visit_evidence"))
     history = HistoricalRecords()
 
     class Meta:
@@ -500,6 +527,7 @@ class WebhookReceipt(AppendOnlyModel):
     class Meta:
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["endpoint", "key"], name="uniq_webhook_receipt")]
+        indexes = [models.Index(fields=["received_at"], name="webhook_receipt_received")]  # retention (R12)
         verbose_name = verbose_name_plural = _("接口回执")
 
 

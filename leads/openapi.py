@@ -50,7 +50,9 @@ def document(max_body_bytes: int) -> dict:
                     "parameters": SIGNATURE_HEADERS,
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LeadIn"}}}},
                     "responses": {
-                        "201": {"description": "Lead created and (if anyone is available) assigned",
+                        "201": {"description": "Lead created and kept. `status` is `assigned` when a rep took it in this request, "
+                                               "or `new` when nobody is available or the assignment step failed after the lead was "
+                                               "saved (R1): the lead is kept and the per-minute sweep assigns it. Do not resend.",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LeadOut"}}}},
                         "200": {"description": "Same phone within the dedupe window: recorded as a repeat contact on the existing lead (`duplicate: true`)",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LeadOut"}}}},
@@ -58,6 +60,8 @@ def document(max_body_bytes: int) -> dict:
                         "401": _error("Missing, wrong or stale signature"),
                         "413": _error(f"Body larger than {max_body_bytes} bytes"),
                         "429": _error("Rate limited; see Retry-After"),
+                        "503": _error("The database is busy (locked or timed out): nothing was kept; resend the same request "
+                                      "(same webhook-id) after Retry-After seconds"),
                     },
                 }
             },
@@ -75,6 +79,7 @@ def document(max_body_bytes: int) -> dict:
                         "401": _error("Missing, wrong or stale signature"),
                         "404": _error("Unknown external_ref"),
                         "413": _error(f"Body larger than {max_body_bytes} bytes"),
+                        "503": _error("The database is busy: resend after Retry-After seconds"),
                     },
                 }
             },
@@ -102,7 +107,9 @@ def document(max_body_bytes: int) -> dict:
                     "type": "object",
                     "properties": {
                         "id": {"type": "integer"},
-                        "status": {"type": "string", "enum": ["new", "assigned", "acknowledged", "contacted", "converted", "closed"]},
+                        "status": {"type": "string", "enum": ["new", "assigned", "acknowledged", "contacted", "converted", "closed"],
+                                   "description": "`new` on a 201: kept but not assigned yet (nobody free, or assignment failed); "
+                                                  "the sweep assigns it within a minute or two"},
                         "assignee": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}]},
                         "assigned_in_ms": {"type": ["number", "null"], "description": "From receiving the request to the committed assignment"},
                         "duplicate": {"type": "boolean"},

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,9 +29,11 @@ from salesops.models import ActivityKind, Channel, Customer, Department, Role, T
 from salesops.notifications import notification_enqueue
 
 from . import assignment
+from .access import can_change_lead, may_hand_to
 from .availability import availability_at
 from .intake import IntakeData, format_phone
 from .models import (
+    CLOSED_LEAD_STATUSES,
     OPEN_LEAD_STATUSES,
     AssignmentDecision,
     AssignmentRules,
@@ -39,6 +41,7 @@ from .models import (
     ContactKind,
     ContactOutcome,
     ContactSource,
+    ContactVerification,
     DecisionKind,
     DialerCall,
     DialerStatus,
@@ -150,6 +153,8 @@ def _notify(recipient, *, event: str, lead: Lead, title: str, summary: list[str]
         payload = {"lead_id": lead.pk}
         if channel == Channel.WECOM_APP:  # the text card wants its own HTML and button
             payload |= {"description_html": _textcard_html(lead, summary, note), "btntxt": _("接收") if event == "assignment" else _("查看")}
+        elif channel == Channel.WECOM_ROBOT:  # the whole group reads it: the lead page, not the ack link (R2)
+            payload["group_url"] = reverse("leads:detail", args=[lead.pk])
         notification_enqueue(
             recipient=recipient,
             title=title,
@@ -312,14 +317,22 @@ def _save_new_lead(lead: Lead, now: datetime) -> None:
 
 def lead_intake(*, data: IntakeData, by=None, now: datetime | None = None) -> IntakeResult:
     """Create and assign a lead — or, if the same phone came in within the dedupe window, record a
-    repeat contact on the existing lead (L3). `by` is the rep who entered it (None: website)."""
+    repeat contact on the existing lead (L3). `by` is the rep who entered it (None: website).
+
+    R1: the lead (and its history, and the ledger row of the rep who brought it) is written first;
+    everything that can fail after that — the decision row, notifications, the escalation
+    schedule — runs in a savepoint. If any of it fails, the savepoint is rolled back, the lead is
+    put back to `new` and kept; the per-minute sweep assigns it later.
+
+    O4: the decision's inputs are read and the lead is written inside the assignment lock; the
+    rest of the transaction touches only rows no other intake contends for."""
     now = now or timezone.now()
     # No savepoint of its own: callers that wrap it (the API stores its receipt in the same
-    # transaction) roll back as a whole, and a savepoint is two more statements per intake.
+    # transaction) roll back as a whole.
     with transaction.atomic(savepoint=False):
         rules = AssignmentRules.live(for_update=True)  # the assignment lock, see the module docstring
         duplicate = _find_duplicate(data.phone, now, rules.dedupe_window_days)
-        if duplicate is not None:
+        if duplicate is not None and duplicate.status not in CLOSED_LEAD_STATUSES:
             _record_repeat(duplicate, data, by, now)
             return IntakeResult(duplicate, created=False, duplicate=True)
         customer, customer_created = _resolve_customer(data)
@@ -335,22 +348,59 @@ def lead_intake(*, data: IntakeData, by=None, now: datetime | None = None) -> In
             source=data.source,
             note=data.note,
             introduced_by=by,
+            previous_lead=duplicate,  # R8: a repeat contact on a closed lead opens a new, linked lead
             created_at=now,
         )
-        decision = _decide(lead, rules, now)
+        decision = _decide_safely(lead, rules, now)
         if by is not None:
             lead._history_user = by
         _save_new_lead(lead, now)
-        stored = _store_decision(lead, rules, decision, now)
         if by is not None:
             activity_append(
                 rep=by, kind=ActivityKind.LEAD_INTRODUCED, customer=lead.customer, subject=lead, occurred_at=now, facts={"source": lead.source}
             )
-        if lead.assignee_id:
-            _after_assignment(lead, stored, rules, customer_created)
-        else:
-            alert_nobody_eligible(lead, stored.context)
+        stored = _assignment_effects(lead, rules, decision, now, customer_created)
     return IntakeResult(lead, created=True, decision=stored)
+
+
+def _decide_safely(lead: Lead, rules: AssignmentRules, now: datetime) -> assignment.Decision | None:
+    """The engine is pure Python over rows already read; a bug in it must not lose the lead (R1).
+    A database error is not caught here: on PostgreSQL it has aborted the transaction, so the
+    request answers 503 and the sender retries."""
+    try:
+        return _decide(lead, rules, now)
+    except DatabaseError:
+        raise
+    except Exception:  # noqa: BLE001 - the lead is kept unassigned, the sweep retries it
+        logger.exception("assignment decision failed for a new lead; it stays new for the sweep")
+        _unassign_in_memory(lead)
+        return None
+
+
+def _unassign_in_memory(lead: Lead) -> None:
+    lead.assignee, lead.assigned_at, lead.status = None, None, LeadStatus.NEW
+
+
+def _assignment_effects(lead: Lead, rules, decision, now: datetime, customer_created: bool) -> AssignmentDecision | None:
+    """Decision row, owner, notifications and the escalation schedule in a savepoint (R1). On any
+    failure they are rolled back together and the lead goes back to `new` for the sweep."""
+    if decision is None:
+        return None
+    try:
+        with transaction.atomic():
+            stored = _store_decision(lead, rules, decision, now)
+            if lead.assignee_id:
+                _after_assignment(lead, stored, rules, customer_created)
+            else:
+                alert_nobody_eligible(lead, stored.context)
+            return stored
+    except Exception:  # noqa: BLE001 - whatever failed, the lead itself is kept
+        logger.exception("assignment of lead %s failed after it was saved; it stays new for the sweep", lead.pk)
+        if lead.assignee_id:
+            _unassign_in_memory(lead)
+            lead._change_reason = "分配失败，等待重试"
+            lead.save(update_fields=["assignee", "assigned_at", "status"])
+        return None
 
 
 def alert_nobody_eligible(lead: Lead, context: dict) -> None:
@@ -376,7 +426,8 @@ def alert_nobody_eligible(lead: Lead, context: dict) -> None:
 
 
 def lead_assign_pending(*, lead_id: int, now: datetime | None = None) -> bool:
-    """Retry the engine for a lead nobody could take at intake (everyone off duty or full)."""
+    """Retry the engine for a lead nobody could take at intake (everyone off duty or full), or
+    whose assignment failed after it was saved (R1)."""
     now = now or timezone.now()
     with transaction.atomic():
         rules = AssignmentRules.live(for_update=True)
@@ -437,10 +488,13 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "", override: bool =
     rep = getattr(to_user, "rep", None)
     if rep is None or rep.role != Role.REP or not to_user.is_active:
         raise LeadActionError(_("只能改派给在职的销售代表"))
+    if not may_hand_to(by, to_user):
+        raise LeadActionError(_("只能改派给本团队的销售代表"))
     now = timezone.now()
     with transaction.atomic():
         rules = AssignmentRules.live(for_update=True)
         lead = Lead.objects.select_for_update(of=("self",)).select_related("product", "customer", "hospital").get(pk=lead.pk)
+        _require_write(lead, by)
         if lead.assignee_id == to_user.pk:
             raise LeadActionError(_("线索已经由 %(name)s 负责") % {"name": rep.display_name})
         previous_id = lead.assignee_id
@@ -491,6 +545,12 @@ def lead_reassign(*, lead: Lead, to_user, by, reason: str = "", override: bool =
 
 
 # --- Acknowledgement and escalation (L6) ---------------------------------------------------------
+
+
+def _require_write(lead: Lead, by) -> None:
+    """R8: the write scope checked by the service itself, whatever door the call came through."""
+    if not can_change_lead(by, lead):
+        raise LeadActionError(_("只能处理本团队的线索"))
 
 
 def lead_acknowledge(*, lead: Lead, by, via: str = "button", now: datetime | None = None) -> bool:
@@ -598,19 +658,32 @@ def leads_sweep(now: datetime | None = None) -> dict[str, int]:
     overdue = list(
         Lead.objects.overdue(now, rules.ack_timeout_minutes).filter(escalated_at__isnull=True).values_list("pk", flat=True)[:500]
     )
-    escalated = sum(1 for lead_id in overdue if lead_escalate(lead_id=lead_id, now=now))
+    escalated = sum(1 for lead_id in overdue if _guarded(lead_escalate, lead_id=lead_id, now=now))
     pending = list(
         Lead.objects.filter(status=LeadStatus.NEW, assignee__isnull=True, created_at__gte=now - timedelta(days=7)).values_list("pk", flat=True)[:200]
     )
-    assigned = sum(1 for lead_id in pending if lead_assign_pending(lead_id=lead_id, now=now))
+    assigned = sum(1 for lead_id in pending if _guarded(lead_assign_pending, lead_id=lead_id, now=now))
     return {"escalated": escalated, "assigned": assigned}
+
+
+def _guarded(step, **kwargs) -> bool:
+    """One lead's failure (a refused write, a lock timeout) must not stop the sweep for the rest."""
+    try:
+        return step(**kwargs)
+    except Exception:  # noqa: BLE001 - logged; the lead is retried at the next sweep
+        logger.exception("sweep step %s failed for %s", step.__name__, kwargs.get("lead_id"))
+        return False
 
 
 # --- Contact attempts (L7) -----------------------------------------------------------------------
 
 
+CONTACT_PROOFS = ("phone_system", "visit_evidence")
+
+
 def contact_attempt_record(
-    *, lead: Lead, kind: str, by, duration_seconds: int = 0, outcome: str = ContactOutcome.ANSWERED, note: str = "", occurred_at: datetime | None = None
+    *, lead: Lead, kind: str, by, duration_seconds: int = 0, outcome: str = ContactOutcome.ANSWERED, note: str = "", occurred_at: datetime | None = None,
+    proof: str = "",
 ) -> ContactAttempt:
     """Log a rep's call (with duration) or on-site visit. A call of ≥ 60 s or a visit is an
     effective contact; the first one sets first_effective_contact_at. Every attempt is in the ledger."""
@@ -624,19 +697,24 @@ def contact_attempt_record(
         raise LeadActionError(_("电话的结果不能是「已到院」"))
     with transaction.atomic():
         lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
+        _require_write(lead, by)
         effective = kind == ContactKind.VISIT or duration_seconds >= EFFECTIVE_CALL_SECONDS
+        # T8: what a rep types is self-reported; a phone-system record or visit evidence proves it.
+        verification = ContactVerification.VERIFIED if proof in CONTACT_PROOFS else ContactVerification.SELF_REPORTED
         attempt = ContactAttempt(
             lead=lead, kind=kind, source=ContactSource.REP, by=by, occurred_at=occurred_at,
             duration_seconds=duration_seconds, outcome=outcome, effective=effective, note=note[:500],
+            verification=verification, proof=proof if proof in CONTACT_PROOFS else "",
         )
         attempt.full_clean()
         attempt._history_user = by
         attempt.save()
         if kind == ContactKind.CALL:
-            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk}
+            facts = {"duration_seconds": duration_seconds, "effective": effective, "lead_id": lead.pk, "verification": verification}
             activity_append(rep=by, kind=ActivityKind.CALL, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         else:
-            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts={"lead_id": lead.pk})
+            facts = {"lead_id": lead.pk, "verification": verification}
+            activity_append(rep=by, kind=ActivityKind.VISIT_CHECKIN, customer=lead.customer, subject=attempt, occurred_at=occurred_at, facts=facts)
         fields = ["last_contact_at"]
         lead.last_contact_at = max(filter(None, [lead.last_contact_at, occurred_at]))
         if lead.assignee_id == by.pk and not lead.acknowledged_at:
@@ -666,6 +744,7 @@ def lead_close(*, lead: Lead, by, status: str, reason: str = "") -> Lead:
         raise LeadActionError(_("关闭线索请填写原因"))
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        _require_write(lead, by)
         lead.status, lead.closed_at, lead.close_reason = status, timezone.now(), reason.strip()[:200]
         lead._history_user = by
         lead.save(update_fields=["status", "closed_at", "close_reason"])
@@ -702,6 +781,8 @@ def call_event_apply(event, *, now: datetime | None = None) -> DialerCall | None
         effective=False,
         note=_("外呼机器人第 %(n)s 次呼叫，意向 %(intent)s") % {"n": event.attempt, "intent": event.intent or "—"},
         dialer_call=call,
+        verification=ContactVerification.VERIFIED,  # T8: the robot's own callback proves the call
+        proof="call_robot",
     )
     lead = call.lead
     result = _("外呼结果：%(status)s %(seconds)s 秒") % {"status": call.get_status_display(), "seconds": call.talk_seconds}

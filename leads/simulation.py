@@ -231,7 +231,9 @@ class Simulation:
         return max(0, -self.ties_removed)
 
 
-def simulate(draft: AssignmentRules, n: int = 200, live: AssignmentRules | None = None) -> Simulation:
+def simulate(draft: AssignmentRules, n: int = 200, live: AssignmentRules | None = None, viewer=None) -> Simulation:
+    """The replay runs over every lead (loads are company-wide), but with a `viewer` the rows shown
+    — per-rep counts and changed assignments — are only those in the viewer's scope (R8)."""
     live = live or AssignmentRules.live()
     n = max(1, min(int(n), MAX_LEADS))
     leads = list(Lead.objects.select_related("product", "assignee", "hospital").order_by("-created_at", "-pk")[:n])
@@ -252,6 +254,13 @@ def simulate(draft: AssignmentRules, n: int = 200, live: AssignmentRules | None 
         for lead in leads
         if live_run.chosen[lead.pk] != draft_run.chosen[lead.pk]
     ]
+    if viewer is not None:
+        from salesops.access import users_visible_to
+
+        visible_leads = set(Lead.objects.visible_to(viewer).filter(pk__in=[lead.pk for lead in leads]).values_list("pk", flat=True))
+        visible_users = set(users_visible_to(viewer).filter(pk__in=[row["user_id"] for row in rep_rows]).values_list("pk", flat=True))
+        changed = [row for row in changed if row["lead"].pk in visible_leads]
+        rep_rows = [row for row in rep_rows if row["user_id"] in visible_users]
     return Simulation(
         n=len(leads),
         first_at=leads[0].created_at if leads else None,

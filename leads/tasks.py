@@ -15,3 +15,11 @@ def escalate_lead(lead_id: int) -> bool:
     from .services import lead_escalate
 
     return lead_escalate(lead_id=lead_id)
+
+
+def prune_history() -> dict:
+    """Daily (schedule 'leads.prune_history'): webhook receipts and delivered outbox rows past
+    their retention period (R12)."""
+    from .housekeeping import prune_history as prune
+
+    return prune()

@@ -106,6 +106,7 @@ def timeline(lead: Lead) -> tuple[list[Event], list[Milestone]]:
             }
         is_first = lead.first_effective_contact_at is not None and attempt.effective and attempt.occurred_at == lead.first_effective_contact_at
         kind = "effective" if is_first else "contact"
+        label = f"{label} · {attempt.get_verification_display()}"  # T8: 自报 or 已核实
         detail = (_("首次有效联系") + (" · " if attempt.note else "") if is_first else "") + attempt.note
         events.append(Event(attempt.occurred_at, kind, label, detail))
     for repeat in lead.repeats.all():

@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Q, Value, When
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +24,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, role_of, sees_everything
@@ -174,23 +175,43 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return _after_action(request, lead)
 
 
-@require_GET
+def _ack_login_url(request: HttpRequest) -> str:
+    """Where a logged-out reps goes first: WeCom OAuth when it is configured (the link is opened
+    inside WeCom), else the password login; either way back to this page afterwards."""
+    from urllib.parse import urlencode
+
+    from salesops.integrations import wecom_oauth
+
+    name = "wecom_login" if wecom_oauth.configured() else settings.LOGIN_URL
+    return f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}"
+
+
+@never_cache
 def ack_link(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in the WeCom card / e-mail / inbox: opening it is the assignee's response (L6).
-    The signed token names the lead and the rep it was sent to, so it works before logging in;
-    the lead itself is then shown only to a logged-in user who may see it."""
+    """The link in the WeCom card / e-mail / inbox (R2). Acknowledging is the assignee's act:
+    the page needs the assignee's login and a POST (the 接收 button). Opening the link — a link
+    scanner, a group member, a preview bot — never acknowledges. Anyone but the rep the link was
+    sent to sees 404, as for a lead they may not see."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
     decoded = read_ack_token(token)
     if decoded is None:
         return render(request, "leads/ack_invalid.html", status=404)
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            raise PermissionDenied
+        return redirect(_ack_login_url(request))
     lead_id, user_id = decoded
-    lead = Lead.objects.filter(pk=lead_id).select_related("assignee").first()
-    if lead is None:
+    lead = Lead.objects.filter(pk=lead_id).select_related("assignee", "hospital").first()
+    if lead is None or request.user.pk != user_id:
         return render(request, "leads/ack_invalid.html", status=404)
     if lead.assignee_id != user_id:
         messages.warning(request, _("这条线索已改派给其他同事"))
-    else:
-        _attempt(request, lambda: lead_acknowledge(lead=lead, by=lead.assignee, via="link"), _("已接收，请尽快联系客户"))
-    return redirect("leads:detail", pk=lead.pk)
+        return redirect("leads:mine")
+    if request.method == "POST":
+        _attempt(request, lambda: lead_acknowledge(lead=lead, by=request.user, via="link"), _("已接收，请尽快联系客户"))
+        return redirect("leads:detail", pk=lead.pk)
+    return render(request, "leads/ack_confirm.html", {"lead": lead, "phone_display": format_phone(lead.phone), "token": token})
 
 
 @require_POST
@@ -315,7 +336,15 @@ def public_form(request: HttpRequest) -> HttpResponse:
         return render(request, "leads/public_form.html", {"done": True})
     if not form.is_valid():
         return render(request, "leads/public_form.html", {"form": form, "products": products}, status=400)
-    lead_intake(data=form.intake_data())
+    try:
+        lead_intake(data=form.intake_data())
+    except OperationalError:
+        # R1: a locked / timed-out database keeps what the visitor typed and asks for a resend;
+        # anything that fails after the lead is saved is handled in the service (still success).
+        form.add_error(None, _("系统繁忙，请稍后再点一次提交（您填写的内容已保留）"))
+        response = render(request, "leads/public_form.html", {"form": form, "products": products}, status=503)
+        response["Retry-After"] = "5"
+        return response
     return render(request, "leads/public_form.html", {"done": True})
 
 
@@ -354,7 +383,7 @@ def rules_simulate(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("rules")
     form = SimulateForm(request.GET or None)
     n = form.cleaned_data["n"] if form.is_valid() else SimulateForm.base_fields["n"].initial
-    result = simulate(rules, n)
+    result = simulate(rules, n, viewer=request.user)
     return render(
         request,
         "leads/simulate.html",

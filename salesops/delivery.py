@@ -15,6 +15,7 @@ call_robot (the outbound dialer; payload["call"] is the request).
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import time
 from datetime import datetime, timedelta
@@ -26,8 +27,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from .integrations import IntegrationError, dialer, wecom
-from .models import Channel, Notification, NotificationAttempt, NotificationStatus
+from .integrations import IntegrationError, dialer, timeout_for, wecom
+from .models import ChannelCircuit, CircuitState, Channel, Notification, NotificationAttempt, NotificationStatus
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,17 @@ BACKOFF_SECONDS = (30, 60, 120, 300, 600, 1800, 3600)
 DUE_STATUSES = (NotificationStatus.PENDING, NotificationStatus.SENDING)
 
 
+def delivery_cluster() -> str | None:
+    """R3: deliveries run on their own django-q cluster (its own queue and workers), so escalation,
+    sweeps and every other time-critical task never wait behind them. None: the default cluster."""
+    return getattr(settings, "Q_DELIVERY_CLUSTER", None) or None
+
+
 def schedule(notification_id: int) -> None:
-    async_task("salesops.tasks.deliver_notification", notification_id, task_name=f"notify-{notification_id}")
+    """Queue the delivery task (the row's `enqueued_at` marker is already set by its writer)."""
+    async_task(
+        "salesops.tasks.deliver_notification", notification_id, task_name=f"notify-{notification_id}", cluster=delivery_cluster()
+    )
 
 
 def max_attempts() -> int:
@@ -132,17 +142,34 @@ def _send_wecom_app(notification: Notification) -> str:
     )
 
 
+# A CN mobile written any usual way (13800001111, 138 0000 1111, +86 138-0000-1111) or a landline.
+PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1\d{2})[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)|(?<!\d)(0\d{2,3})[\s-]?(\d{7,8})(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """139 0000 5678 → 139****5678; 0571-87654321 → 0571****4321 (R2: group messages)."""
+
+    def _mask(match: re.Match) -> str:
+        if match.group(1):
+            return f"{match.group(1)}****{match.group(3)}"
+        return f"{match.group(4)}****{match.group(5)[-4:]}"
+
+    return PHONE_IN_TEXT.sub(_mask, text or "")
+
+
 def _send_wecom_robot(notification: Notification) -> str:
-    message = notification.payload.get("robot")
-    if not message:
-        mention = _wecom_userid(notification)
-        lines = [f"**{notification.title}**", *[f">{line}" for line in notification.body.splitlines() if line.strip()]]
-        if mention:
-            lines.append(f"<@{mention}>")
-        if notification.url:
-            lines.append(f"[打开]({absolute_url(notification.url)})")
-        message = wecom.robot_markdown("\n".join(lines))
-    wecom.robot_send(message)
+    """A group robot posts to the whole group, so its message carries no personal link (an ack
+    link would let any member or link scanner act for the rep) and no full phone number (R2).
+    This is the only door to the robot: the rule holds whatever a feature put in the row."""
+    mention = _wecom_userid(notification)
+    lines = [f"**{mask_phones(notification.title)}**", *[f">{mask_phones(line)}" for line in notification.body.splitlines() if line.strip()]]
+    if mention:
+        lines.append(f"<@{mention}>")
+    # Only a link meant for the group (the lead page, behind login) — never the row's own url.
+    group_url = notification.payload.get("group_url", "")
+    if group_url:
+        lines.append(f"[打开]({absolute_url(group_url)})")
+    wecom.robot_send(wecom.robot_markdown("\n".join(lines)))
     return ""
 
 
@@ -191,17 +218,120 @@ def channel_configured(channel: str) -> bool:
     }.get(channel, False)
 
 
+# --- Channel isolation (R3) ----------------------------------------------------------------------
+# Every channel has its own timeout, its own concurrency (how many rows of it may be in flight at
+# once across all workers) and its own circuit breaker. A channel that hangs therefore ties up at
+# most its own share of workers for one timeout each, then opens its circuit: its rows wait in the
+# outbox (no attempt counted, nothing lost) and every other channel keeps flowing.
+
+CHANNEL_DEFAULTS = {
+    # channel: concurrency, timeout seconds
+    Channel.WECOM_APP: (2, None),
+    Channel.WECOM_ROBOT: (1, None),
+    Channel.EMAIL: (4, None),
+    Channel.CALL_ROBOT: (2, None),
+}
+# Errors that say the channel itself is unwell (not the recipient or the message).
+CHANNEL_FAILURE_CODES = {"timeout", "network", "exception", "smtp"}
+
+
+def channel_policy(channel: str) -> dict:
+    """{concurrency, timeout, failure_threshold, cooldown} for a channel; `DELIVERY_CHANNELS`
+    ({"wecom_app": {"timeout": 3, "concurrency": 2}, ...}) overrides the defaults."""
+    concurrency, timeout = CHANNEL_DEFAULTS.get(channel, (2, None))
+    policy = {
+        "concurrency": concurrency,
+        "timeout": float(timeout or getattr(settings, "HTTP_TIMEOUT_SECONDS", 5)),
+        "failure_threshold": int(getattr(settings, "CIRCUIT_FAILURE_THRESHOLD", 5)),
+        "cooldown": float(getattr(settings, "CIRCUIT_COOLDOWN_SECONDS", 60)),
+    }
+    policy.update(getattr(settings, "DELIVERY_CHANNELS", {}).get(channel, {}))
+    return policy
+
+
+def _is_channel_failure(error: IntegrationError) -> bool:
+    return error.code in CHANNEL_FAILURE_CODES or error.code.startswith("http_5") or error.code == "http_429"
+
+
+def circuit_allows(channel: str, now: datetime) -> bool:
+    """Closed: yes. Open: no, until the cool-down has passed; then exactly one caller wins the
+    conditional update to half-open and sends the probe. Half-open: no (a probe is out), unless
+    the probe's worker died (its lease ran out)."""
+    row = ChannelCircuit.objects.filter(channel=channel).first()
+    if row is None or row.state == CircuitState.CLOSED:
+        return True
+    cooled = row.opened_at is None or now >= row.opened_at + timedelta(seconds=channel_policy(channel)["cooldown"])
+    stale_probe = row.state == CircuitState.HALF_OPEN and (row.probe_started_at is None or now >= row.probe_started_at + lease())
+    if (row.state == CircuitState.OPEN and cooled) or stale_probe:
+        return claim(
+            ChannelCircuit, row.pk, where={"state": row.state, "probe_started_at": row.probe_started_at},
+            changes={"state": CircuitState.HALF_OPEN, "probe_started_at": now}, reason="冷却结束，试探发送",
+        ) is not None
+    return False
+
+
+def circuit_open_channels(now: datetime) -> set[str]:
+    """Channels on which nothing may be queued now (open and still cooling, or probing)."""
+    blocked = set()
+    for row in ChannelCircuit.objects.exclude(state=CircuitState.CLOSED):
+        cooled = row.opened_at is None or now >= row.opened_at + timedelta(seconds=channel_policy(row.channel)["cooldown"])
+        if row.state == CircuitState.HALF_OPEN or not cooled:
+            blocked.add(row.channel)
+    return blocked
+
+
+def circuit_record(channel: str, *, ok: bool, error: str = "", now: datetime | None = None) -> None:
+    """Success closes the circuit; a channel failure counts, and at the threshold (or on a failed
+    probe) opens it. Failures that concern one recipient or message do not count."""
+    now = now or timezone.now()
+    row, _created = ChannelCircuit.objects.get_or_create(channel=channel)
+    if ok:
+        if row.state != CircuitState.CLOSED or row.consecutive_failures:
+            claim(ChannelCircuit, row.pk, where={}, changes={"state": CircuitState.CLOSED, "consecutive_failures": 0, "opened_at": None}, reason="发送成功，恢复")
+        return
+    ChannelCircuit.objects.filter(pk=row.pk).update(consecutive_failures=models.F("consecutive_failures") + 1, last_error=error[:2000])
+    row.refresh_from_db()
+    if row.state == CircuitState.HALF_OPEN or (row.state == CircuitState.CLOSED and row.consecutive_failures >= channel_policy(channel)["failure_threshold"]):
+        claim(ChannelCircuit, row.pk, where={"state": row.state}, changes={"state": CircuitState.OPEN, "opened_at": now}, reason=f"连续失败，熔断：{error[:80]}")
+        logger.warning("circuit of channel %s opened after %s failures: %s", channel, row.consecutive_failures, error)
+
+
+def _release(notification_id: int) -> None:
+    """The task has run: the sweep may queue the row again when it is due."""
+    Notification.objects.filter(pk=notification_id).update(enqueued_at=None)
+
+
+def _in_flight(channel: str, now: datetime) -> int:
+    return Notification.objects.filter(channel=channel, status=NotificationStatus.SENDING, next_attempt_at__gt=now).count()
+
+
 # --- The delivery task -------------------------------------------------------------------------
 
 
 def deliver(notification_id: int) -> str:
     """Deliver one row if it is due; safe to run twice or concurrently. Returns the outcome."""
+    try:
+        return _deliver(notification_id)
+    finally:
+        _release(notification_id)
+
+
+def _deliver(notification_id: int) -> str:
     now = timezone.now()
+    channel = Notification.objects.filter(pk=notification_id).values_list("channel", flat=True).first()
+    if channel is None:
+        return "gone"
+    if channel != Channel.IN_APP:
+        # R3: a broken or saturated channel costs this worker one or two queries, not a timeout.
+        if not circuit_allows(channel, now):
+            return "circuit open"
+        if _in_flight(channel, now) >= channel_policy(channel)["concurrency"]:
+            return "channel busy"
     notification = claim(
         Notification,
         notification_id,
         where={"status__in": DUE_STATUSES, "next_attempt_at__lte": now},
-        changes={"status": NotificationStatus.SENDING, "next_attempt_at": now + lease()},
+        changes={"status": NotificationStatus.SENDING, "next_attempt_at": now + lease(), "enqueued_at": None},
         reason="claimed for delivery",
     )
     if notification is None:
@@ -223,13 +353,16 @@ def deliver(notification_id: int) -> str:
     try:
         if sender is None:
             raise IntegrationError(f"unknown channel {notification.channel}", retryable=False, code="unknown_channel")
-        external_id = sender(notification) or ""
+        with timeout_for(channel_policy(notification.channel)["timeout"]):
+            external_id = sender(notification) or ""
     except IntegrationError as exc:
         error = exc
     except Exception as exc:  # noqa: BLE001 - a bug in one channel must not lose the row
         logger.exception("delivery of notification %s crashed", notification_id)
         error = IntegrationError(f"{exc.__class__.__name__}: {exc}", code="exception")
     duration_ms = int((time.perf_counter() - started) * 1000)
+    if error is None or _is_channel_failure(error):
+        circuit_record(notification.channel, ok=error is None, error=str(error or ""))
 
     with transaction.atomic():
         notification.attempts += 1
@@ -262,16 +395,35 @@ def deliver(notification_id: int) -> str:
     return notification.status
 
 
+def requeue_after() -> timedelta:
+    """A queued task that has not run by then is presumed lost (its worker died) and queued again."""
+    return timedelta(seconds=float(getattr(settings, "DELIVERY_REQUEUE_AFTER_SECONDS", 600)))
+
+
 def deliver_due(now: datetime | None = None, limit: int = 500) -> int:
     """The sweep (every minute): one task per row that is due again — retries after backoff,
-    rows deferred by pacing, and rows whose worker died (lease expired)."""
+    rows deferred by pacing, and rows whose worker died (lease expired).
+
+    R3: a row is queued only if this sweep wins the conditional update of its `enqueued_at`
+    marker (none, or older than `requeue_after`), so overlapping sweeps and rows still waiting in
+    the queue are never queued twice; channels whose circuit is open are not queued at all
+    (one probe row per channel once the cool-down has passed)."""
     now = now or timezone.now()
+    blocked = circuit_open_channels(now)
+    stale = now - requeue_after()
+    # A row still `sending` past its lease was claimed by a worker that died: its task is gone.
+    fresh = models.Q(enqueued_at__isnull=True) | models.Q(enqueued_at__lt=stale) | models.Q(status=NotificationStatus.SENDING)
     due = list(
         Notification.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
-        .exclude(channel=Channel.IN_APP)
+        .filter(fresh)
+        .exclude(channel__in=[Channel.IN_APP, *blocked])
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
+    queued = 0
     for notification_id in due:
-        schedule(notification_id)
-    return len(due)
+        # Only enqueued_at changes (left out of the history), so update() writes no audited change.
+        if Notification.objects.filter(pk=notification_id).filter(fresh).update(enqueued_at=now):
+            schedule(notification_id)
+            queued += 1
+    return queued

@@ -20,3 +20,49 @@ class ChineseByDefaultMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
         return self.get_response(request)
+
+
+# Seconds a client should wait before resending when the database is busy.
+DATABASE_BUSY_RETRY_AFTER = 5
+
+
+def database_busy_response(request: HttpRequest) -> HttpResponse:
+    """R1: a locked or timed-out database is a 503 the client can retry, never an HTML 500 —
+    JSON with Retry-After for the API, a short Chinese page elsewhere."""
+    from django.http import JsonResponse
+    from django.utils.translation import gettext as _
+
+    message = _("系统繁忙（数据库暂时被占用），请 %(s)s 秒后重试") % {"s": DATABASE_BUSY_RETRY_AFTER}
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"errors": {"database": [message]}}, status=503, json_dumps_params={"ensure_ascii": False})
+    else:
+        from django.utils.html import escape
+
+        response = HttpResponse(
+            f'<!doctype html><html lang="zh-hans"><meta charset="utf-8"><title>503</title><p>{escape(message)}</p></html>',
+            status=503,
+        )
+    response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseBusyMiddleware:
+    """Turns `OperationalError` (SQLite "database is locked", PostgreSQL lock_timeout /
+    statement_timeout) raised by any view into a 503 with Retry-After (R1)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.db import OperationalError
+
+        if isinstance(exception, OperationalError):
+            import logging
+
+            logging.getLogger(__name__).warning("database busy on %s: %s", request.path, exception)
+            return database_busy_response(request)
+        return None

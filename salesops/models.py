@@ -236,10 +236,26 @@ class Customer(models.Model):
 
 
 class Contact(models.Model):
+    """A person at a customer. The title is what a rep says; `title_verified_*` is who in ops or
+    supervision confirmed it (T3). Only a verified 院长/副院长 earns 院长级拜访."""
+
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("客户"))
     name = models.CharField(_("姓名"), max_length=40)
     title = models.CharField(_("职务"), max_length=10, choices=ContactTitle.choices, default=ContactTitle.DIRECTOR)
     phone = models.CharField(_("电话"), max_length=20, blank=True)
+    title_verified_as = models.CharField(
+        _("已核实职务"), max_length=10, choices=ContactTitle.choices, blank=True, editable=False
+    )
+    title_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("职务核实人"),
+    )
+    title_verified_at = models.DateTimeField(_("职务核实时间"), null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -252,6 +268,19 @@ class Contact(models.Model):
     @property
     def is_dean(self) -> bool:
         return self.title in DEAN_TITLES
+
+    @property
+    def title_is_verified(self) -> bool:
+        """The title as typed is the title someone entitled confirmed (a later edit unverifies)."""
+        return bool(self.title_verified_at) and self.title_verified_as == self.title
+
+    @property
+    def verified_title(self) -> str:
+        return self.title if self.title_is_verified else ""
+
+    @property
+    def is_verified_dean(self) -> bool:
+        return self.title_is_verified and self.title in DEAN_TITLES
 
 
 # --- The spine: the activity ledger -----------------------------------------------------------
@@ -276,7 +305,8 @@ class ActivityKind(models.TextChoices):
     APPROVAL = "approval", _("审批")
     DEAL_WON = "deal_won", _("成交")
     DEAL_LOST = "deal_lost", _("丢单")
-    PAYMENT_RECORDED = "payment_recorded", _("回款")
+    PAYMENT_RECORDED = "payment_recorded", _("回款推动")  # cash: verified money, once per instalment (T4)
+    PAYMENT_REVERSED = "payment_reversed", _("回款冲销")  # cash: the negative of a payment_recorded (T5)
 
 
 # Counted by the board and KPI 2 ("evidence-backed actions": photo, upload, signature, approval).
@@ -416,15 +446,51 @@ class Notification(models.Model):
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
     # What the outside system answered on success (WeCom msgid, the call robot's call_request_id).
     external_id = models.CharField(_("外部编号"), max_length=100, blank=True)
-    history = HistoricalRecords()
+    # R3: set when a delivery task is queued for the row, cleared when the task has run. The sweep
+    # only queues rows without a fresh marker (a conditional update), so it never queues a row twice.
+    # A queue marker, not a business fact: left out of the history.
+    enqueued_at = models.DateTimeField(_("入队时间"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["enqueued_at"])
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox")]
+        indexes = [
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+            # Retention (R12): delivered rows older than the period, found without a full scan.
+            models.Index(fields=["status", "delivered_at"], name="notification_delivered"),
+        ]
         verbose_name = verbose_name_plural = _("通知")
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.recipient}: {self.title}"
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", _("正常")
+    OPEN = "open", _("熔断中")
+    HALF_OPEN = "half_open", _("试探中")
+
+
+class ChannelCircuit(models.Model):
+    """R3: the circuit breaker of one delivery channel, shared by every worker process through the
+    database. After `failure_threshold` consecutive failures or timeouts the channel is *open*:
+    nothing is sent on it (rows wait, no worker is tied up) until the cool-down has passed; then one
+    worker sends a probe (*half-open*); its success closes the circuit, its failure opens it again.
+    State changes are history; the running failure count is not (it changes on every failure)."""
+
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices, unique=True)
+    state = models.CharField(_("状态"), max_length=10, choices=CircuitState.choices, default=CircuitState.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(_("连续失败次数"), default=0)
+    opened_at = models.DateTimeField(_("熔断时间"), null=True, blank=True)
+    probe_started_at = models.DateTimeField(_("试探开始"), null=True, blank=True)
+    last_error = models.TextField(_("最近错误"), blank=True)
+    history = HistoricalRecords(excluded_fields=["consecutive_failures", "probe_started_at", "last_error"])
+
+    class Meta:
+        verbose_name = verbose_name_plural = _("通知渠道熔断")
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.get_state_display()}"
 
 
 class NotificationAttempt(models.Model):

@@ -40,6 +40,8 @@ def notification_enqueue(
         # The inbox is the database itself: written is delivered.
         notification.status = NotificationStatus.DELIVERED
         notification.delivered_at = timezone.now()
+    else:
+        notification.enqueued_at = timezone.now()  # queued on commit below (R3: the sweep skips it)
     try:
         with transaction.atomic():
             notification.save()

@@ -39,3 +39,29 @@ def customer_update(*, customer: Customer, data: dict, by) -> list[str]:
     customer._history_user = by
     customer.save(update_fields=changed)
     return changed
+
+
+@transaction.atomic
+def contact_title_verify(*, contact, title: str, by):
+    """T3: ops, a director, or the supervisor of the customer's team confirms (or corrects) a
+    contact's title. What a rep types stays a claim until this runs; history keeps who and when."""
+    from django.utils import timezone
+
+    from .access import role_of
+    from .models import Contact, ContactTitle, Role
+
+    role = role_of(by)
+    if role not in (Role.OPS, Role.DIRECTOR, Role.SUPERVISOR):
+        raise PermissionDenied(gettext("只有运营、主管或总监可以核实联系人职务。"))
+    if role == Role.SUPERVISOR and not Customer.objects.visible_to(by).filter(pk=contact.customer_id).exists():
+        raise PermissionDenied(gettext("只能核实本团队客户的联系人。"))
+    if title not in ContactTitle.values:
+        raise ValidationError({"title": gettext("未知的职务：%(title)s") % {"title": str(title)[:20]}})
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    contact.title = title
+    contact.title_verified_as = title
+    contact.title_verified_by = by
+    contact.title_verified_at = timezone.now()
+    contact._history_user = by
+    contact.save(update_fields=["title", "title_verified_as", "title_verified_by", "title_verified_at"])
+    return contact

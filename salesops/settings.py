@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A locked / timed-out database answers 503 + Retry-After, never a 500 (R1).
+    "salesops.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "salesops.urls"
@@ -110,7 +112,8 @@ PG_LOCK_TIMEOUT_MS = int(os.environ.get("PG_LOCK_TIMEOUT_MS", str(min(10_000, PG
 
 def sqlite_database(name: str) -> dict:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's SQLite backend plus a writer queue (O4: no busy-handler sleeps under load).
+        "ENGINE": "salesops.dbbackends.sqlite3",
         "NAME": name,
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
@@ -160,6 +163,14 @@ Q_CLUSTER = {
     # Tests run tasks inline unless a test starts a real qcluster (see tests/test_worker.py).
     "sync": env_bool("Q_SYNC", TESTING),
 }
+# R3: outbox deliveries have their own cluster (queue + workers: `Q_CLUSTER_NAME=salesops-delivery
+# manage.py qcluster`), so escalation and the sweeps never wait behind a hung channel. It runs no
+# schedules. Q_DELIVERY_CLUSTER="" puts deliveries back on the main cluster (one worker process).
+Q_DELIVERY_CLUSTER = os.environ.get("Q_DELIVERY_CLUSTER", "salesops-delivery")
+if Q_DELIVERY_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {
+        Q_DELIVERY_CLUSTER: {"workers": int(os.environ.get("Q_DELIVERY_WORKERS", "4")), "timeout": 60, "retry": 90, "scheduler": False}
+    }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
@@ -278,7 +289,9 @@ DIALER_SECRETS = env_list("DIALER_SECRETS")
 ASR_URL = os.environ.get("ASR_URL", "")
 ASR_MODEL = os.environ.get("ASR_MODEL", "whisper-1")
 ASR_API_KEY = os.environ.get("ASR_API_KEY", "")
-PDF_TTF_FONT = os.environ.get("PDF_TTF_FONT", "")  # e.g. /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# C8: PDFs embed a CJK TrueType font by default (fonts-wqy-zenhei, installed by `make install`);
+# PDF_TTF_FONT="" falls back to the non-embedded CID font STSong-Light.
+PDF_TTF_FONT = os.environ.get("PDF_TTF_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "5"))
 
 LOGGING = {

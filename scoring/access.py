@@ -2,7 +2,8 @@
 
 points and statements  a rep their own; a supervisor their team's; director/ops everyone (else 404)
 a bonus split          its share holders and the deal owner; supervisors of any of them; director
-approving/correcting   the supervisor of the deal owner's team, or a director (else 403)
+approving/correcting   the supervisor of the deal owner's team, or a director — holding no share in
+                       it, never ops (T6; else 403)
 the collaboration board every signed-in user (S4); drilling into a customer works for the board's
                        top-10 customers and for customers the user may see anyway
 an activity (proof)    whoever may see its customer or the rep who did it
@@ -43,12 +44,10 @@ def splits_visible_to(user) -> QuerySet:
 
 
 def may_decide_split(user, split: BonusSplit) -> bool:
-    if sees_everything(user):
-        return True
-    if role_of(user) != Role.SUPERVISOR:
-        return False
-    owner_team = getattr(getattr(split.deal.owner, "rep", None), "team_id", None)
-    return owner_team is not None and owner_team in team_ids_of(user)
+    """T6: a supervisor of the owner's team or a director holding no share in it; never ops."""
+    from .services import split_approval_refusal
+
+    return split_approval_refusal(user, split) is None
 
 
 def get_split_for_user(request: HttpRequest, pk, write: bool = False) -> BonusSplit:

@@ -7,11 +7,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
-from salesops.admin import ReadOnlyAdmin
 
-from .models import BonusPolicy, BonusShare, BonusSplit, Contribution, ContributionRule
+from salesops.admin import HistoryAdmin, ReadOnlyAdmin
+
+from .models import BonusPolicy, BonusShare, BonusSplit, Contribution, ContributionReview, ContributionRule, ScoringSettings
 
 
 class ContributionRuleForm(forms.ModelForm):
@@ -29,7 +29,7 @@ class ContributionRuleForm(forms.ModelForm):
 
 
 @admin.register(ContributionRule)
-class ContributionRuleAdmin(SimpleHistoryAdmin):
+class ContributionRuleAdmin(HistoryAdmin):
     form = ContributionRuleForm
     list_display = ("behaviour", "points", "effective_from", "note", "earned")
     list_filter = ("behaviour",)
@@ -58,7 +58,7 @@ class ContributionRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(BonusPolicy)
-class BonusPolicyAdmin(SimpleHistoryAdmin):
+class BonusPolicyAdmin(HistoryAdmin):
     list_display = ("name", "basis", "rate_percent", "fixed_amount", "window_days", "effective_from")
     list_filter = ("basis",)
 
@@ -91,7 +91,7 @@ class BonusShareInline(admin.TabularInline):
 
 
 @admin.register(BonusSplit)
-class BonusSplitAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class BonusSplitAdmin(ReadOnlyAdmin, HistoryAdmin):
     """Approve and correct in the app (supervisors); here ops can read every entry and its history."""
 
     list_display = ("pk", "deal", "pool", "total_points", "status", "fell_back_to_owner", "corrects", "created_at")
@@ -100,3 +100,23 @@ class BonusSplitAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_select_related = ("deal", "deal__hospital", "corrects")
     inlines = [BonusShareInline]
     exclude = ("contributions",)
+
+
+@admin.register(ContributionReview)
+class ContributionReviewAdmin(ReadOnlyAdmin, HistoryAdmin):
+    """T2: decisions are made by supervisors in the app (reason required); here they are read."""
+
+    list_display = ("created_at", "contribution", "status", "reason", "decided_by", "decided_at")
+    list_filter = ("status",)
+    list_select_related = ("contribution", "contribution__rep", "decided_by")
+
+
+@admin.register(ScoringSettings)
+class ScoringSettingsAdmin(HistoryAdmin):
+    """Cooldowns, the junk-lead reversal period and the final-split cut-off (T2, T4, T5)."""
+
+    def has_add_permission(self, request) -> bool:
+        return not ScoringSettings.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

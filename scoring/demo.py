@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .defaults import install_defaults
 from .models import BonusPolicy, BonusSplit, ContributionRule, SplitStatus
-from .services import scoring_sweep, split_approve
+from .services import scoring_sweep, split_approval_refusal, split_approve
 
 APPROVE_AFTER_DAYS = 14  # splits of deals closed longer ago than this are usually approved by now
 APPROVED_SHARE = 0.85
@@ -37,7 +37,9 @@ def seed(ctx) -> None:
             continue
         team = getattr(getattr(split.deal.owner, "rep", None), "team", None)
         approver = (team.supervisor if team else None) or ctx.director
-        if approver is None:
+        if approver is not None and split_approval_refusal(approver, split):
+            approver = ctx.director  # T6: a supervisor holding a share leaves it to the director
+        if approver is None or split_approval_refusal(approver, split):
             continue
         split_approve(split=split, by=approver, notify=False)
         approved += 1

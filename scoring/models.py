@@ -113,7 +113,30 @@ class ContributionRule(models.Model):
         super().save(*args, **kwargs)
 
 
+class ContributionReason(models.TextChoices):
+    """Why a row is not a plain +points (T2, T5). Empty for an ordinary contribution."""
+
+    CAPPED = "capped", _("冷却期内重复，不计分")
+    JUNK_LEAD = "junk_lead", _("线索被关闭为无效/重复，冲销")
+    EVIDENCE_REJECTED = "evidence_rejected", _("证据审核驳回，冲销")
+    PAYMENT_REVERSED = "payment_reversed", _("回款冲销")
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", _("待审核")
+    ACCEPTED = "accepted", _("已通过")
+    REJECTED = "rejected", _("已驳回")
+
+
 class ContributionQuerySet(models.QuerySet):
+    def payable(self) -> "ContributionQuerySet":
+        """What counts (T2): everything except rows held for review that nobody decided yet. A
+        rejected row counts together with its negative counter-entry, so the pair nets to zero."""
+        return self.filter(Q(held=False) | Q(review__status__in=[ReviewStatus.ACCEPTED, ReviewStatus.REJECTED]))
+
+    def awaiting_review(self) -> "ContributionQuerySet":
+        return self.filter(held=True, review__status=ReviewStatus.PENDING)
+
     def update(self, **kwargs):
         raise ContributionIsAppendOnly("contributions are never updated")
 
@@ -139,9 +162,24 @@ class Contribution(models.Model):
     rule = models.ForeignKey(
         ContributionRule, on_delete=models.PROTECT, related_name="contributions", verbose_name=_("计分规则")
     )
-    points = models.PositiveIntegerField(_("分值"))
+    # Negative only on a counter-entry (`reverses` set), zero on a capped repeat.
+    points = models.IntegerField(_("分值"))
     rep = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contributions", verbose_name=_("销售")
+    )
+    held = models.BooleanField(_("待审核"), default=False, help_text=_("依据的证据有真实性警示：审核通过前不计入。"))
+    reason = models.CharField(_("说明类型"), max_length=20, choices=ContributionReason.choices, blank=True)
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal", verbose_name=_("冲销的贡献值")
+    )
+    capped_by = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("冷却期内已计分的动作")
+    )
+    # The contact (院长级拜访 cap) and the deal whose money a 回款推动 brought in (T4 attribution).
+    contact_id_key = models.IntegerField(_("联系人"), null=True, blank=True)
+    deal = models.ForeignKey(
+        Deal, on_delete=models.PROTECT, null=True, blank=True, related_name="contributions", verbose_name=_("交易")
     )
     team = models.ForeignKey(
         Team, on_delete=models.PROTECT, null=True, blank=True, related_name="contributions", verbose_name=_("团队")
@@ -157,7 +195,11 @@ class Contribution(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["activity", "behaviour"], name="uniq_contribution_per_activity_behaviour")
+            models.UniqueConstraint(
+                fields=["activity", "behaviour"],
+                condition=Q(reverses__isnull=True),
+                name="uniq_contribution_per_activity_behaviour",
+            )
         ]
         indexes = [
             models.Index(fields=["customer", "occurred_at"], name="contribution_customer_time"),
@@ -181,6 +223,96 @@ class Contribution(models.Model):
 
 # Read by tests/salesops/test_audit.py: derived and immutable like the ledger, so no history table.
 Contribution._meta.append_only = True
+
+
+class ContributionReview(models.Model):
+    """A supervisor's decision on a held contribution (T2): accept pays it; reject appends a
+    negative counter-entry (T5). The decision is history-tracked and never silently changed."""
+
+    contribution = models.OneToOneField(
+        Contribution, on_delete=models.PROTECT, related_name="review", verbose_name=_("贡献值")
+    )
+    status = models.CharField(_("状态"), max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True)
+    flags = models.JSONField(_("真实性提示"), default=list, blank=True)
+    reason = models.CharField(_("审核意见"), max_length=300, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("审核人")
+    )
+    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("进入审核"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = verbose_name_plural = _("贡献值审核")
+
+    def __str__(self) -> str:
+        return f"{self.contribution} · {self.get_status_display()}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            stored = ContributionReview.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            if stored and stored != ReviewStatus.PENDING:
+                raise ReviewIsFinal(f"review {self.pk} was decided; decisions are final")
+        super().save(*args, **kwargs)
+
+
+class ReviewIsFinal(Exception):
+    """An accepted or rejected review is a decision people were paid on: it never changes."""
+
+
+class ScoringSettings(models.Model):
+    """One row (pk=1) of anti-gaming settings, edited by ops in admin (history-tracked)."""
+
+    needs_diagnosis_cooldown_days = models.PositiveSmallIntegerField(
+        _("需求诊断冷却期（天，同一客户）"), default=7, help_text=_("同一客户在此天数内只计一次需求诊断；0 为不限制。")
+    )
+    dean_visit_cooldown_days = models.PositiveSmallIntegerField(
+        _("院长级拜访冷却期（天，同一联系人）"), default=30, help_text=_("同一位院长在此天数内只计一次；0 为不限制。")
+    )
+    solution_demo_cooldown_days = models.PositiveSmallIntegerField(
+        _("方案演示冷却期（天，同一客户）"), default=0, help_text=_("0 为不限制。")
+    )
+    junk_lead_reversal_days = models.PositiveSmallIntegerField(
+        _("无效线索冲销期（天）"), default=30, help_text=_("线索引入后在此天数内被关闭为无效/重复，冲销其线索引入贡献值。")
+    )
+    junk_lead_reasons = models.CharField(
+        _("视为无效/重复的关闭原因关键词"),
+        max_length=200,
+        default="无效,重复,空号,虚假,测试,junk,duplicate,spam",
+        help_text=_("逗号分隔；关闭原因包含任一关键词即视为无效/重复。"),
+    )
+    split_final_after_days = models.PositiveSmallIntegerField(
+        _("分配终版截止（成交后天数）"),
+        default=180,
+        help_text=_("回款结清即出终版分配；未结清的，到成交后此天数也出终版（之后的回款不再计入）。"),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = _("计分防作弊设置")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "ScoringSettings":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def cooldown_days(self, behaviour: str) -> int:
+        return {
+            Behaviour.NEEDS_DIAGNOSIS: self.needs_diagnosis_cooldown_days,
+            Behaviour.DEAN_VISIT: self.dean_visit_cooldown_days,
+            Behaviour.SOLUTION_DEMO: self.solution_demo_cooldown_days,
+        }.get(behaviour, 0)
+
+    def junk_keywords(self) -> list[str]:
+        return [word.strip().lower() for word in self.junk_lead_reasons.replace("，", ",").split(",") if word.strip()]
 
 
 class PoolBasis(models.TextChoices):
@@ -246,10 +378,40 @@ class SplitStatus(models.TextChoices):
     APPROVED = "approved", _("已审批（冻结）")
 
 
+class SplitStage(models.TextChoices):
+    """T4: a split made at close is provisional (money still to come may add 回款推动); the final
+    one is made when the deal's receivables are settled, or at the configured cut-off."""
+
+    PROVISIONAL = "provisional", _("暂定（成交时，回款未结清）")
+    FINAL_SETTLED = "final_settled", _("终版（回款已结清）")
+    FINAL_CUTOFF = "final_cutoff", _("终版（到达截止日）")
+
+
 class BonusSplitQuerySet(models.QuerySet):
     def current(self) -> "BonusSplitQuerySet":
         """The latest entry of each deal's chain (one that no correction replaced)."""
         return self.filter(correction__isnull=True)
+
+    # T7: money records change through the services only (each writes its history row).
+    def update(self, **kwargs):
+        raise SplitIsFrozen("splits change through scoring.services only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise SplitIsFrozen("splits change through scoring.services only")
+
+    def delete(self):
+        raise SplitIsFrozen("splits are never deleted")
+
+
+class BonusShareQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise SplitIsFrozen("shares are written once with their split")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise SplitIsFrozen("shares are written once with their split")
+
+    def delete(self):
+        raise SplitIsFrozen("shares are never deleted")
 
 
 class BonusSplit(models.Model):
@@ -278,6 +440,7 @@ class BonusSplit(models.Model):
         Contribution, blank=True, related_name="bonus_splits", verbose_name=_("计入的贡献值")
     )
     status = models.CharField(_("状态"), max_length=10, choices=SplitStatus.choices, default=SplitStatus.DRAFT)
+    stage = models.CharField(_("阶段"), max_length=14, choices=SplitStage.choices, default=SplitStage.PROVISIONAL)
     reason = models.CharField(_("更正原因"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("生成时间"), default=timezone.now)
     created_by = models.ForeignKey(
@@ -316,12 +479,19 @@ class BonusSplit(models.Model):
     def is_frozen(self) -> bool:
         return self.status == SplitStatus.APPROVED
 
+    @property
+    def is_final(self) -> bool:
+        return self.stage != SplitStage.PROVISIONAL
+
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
             stored_status = BonusSplit.objects.filter(pk=self.pk).values_list("status", flat=True).first()
             if stored_status == SplitStatus.APPROVED:
                 raise SplitIsFrozen(f"split {self.pk} is approved; correct it with a new split")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise SplitIsFrozen("splits are never deleted; correct them with a new split")
 
 
 class BonusShare(models.Model):
@@ -340,6 +510,8 @@ class BonusShare(models.Model):
     first_contribution_at = models.DateTimeField(_("首次贡献时间"), null=True, blank=True)
     history = HistoricalRecords()
 
+    objects = BonusShareQuerySet.as_manager()
+
     class Meta:
         ordering = ["split", "rank"]
         constraints = [models.UniqueConstraint(fields=["split", "rep"], name="uniq_share_per_split_rep")]
@@ -347,3 +519,12 @@ class BonusShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rep} ¥{self.amount}"
+
+    def save(self, *args, **kwargs):
+        # Shares are the arithmetic of their split: written once with it, never edited (T7).
+        if not self._state.adding:
+            raise SplitIsFrozen("shares are written once with their split")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise SplitIsFrozen("shares are never deleted")

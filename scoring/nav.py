@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
-from salesops.access import is_manager
+from salesops.access import is_manager, role_of
+from salesops.models import Role
 from salesops.context_processors import NavItem
 
 
@@ -12,4 +13,6 @@ def items(user) -> list[NavItem]:
     ]
     if is_manager(user):
         entries.append(NavItem(_("团队贡献值"), "scoring:team", order=63))
+    if role_of(user) in (Role.SUPERVISOR, Role.DIRECTOR):
+        entries.append(NavItem(_("证据审核"), "scoring:reviews", order=64))
     return entries

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from salesops.models import Customer
 
-from .models import Behaviour, BonusShare, BonusSplit, Contribution
+from .models import Behaviour, BonusShare, BonusSplit, Contribution, ContributionReason, ReviewStatus
 from .periods import Period
 
 BEHAVIOURS = Behaviour.choices  # labels stay lazy: rendered in the request's language
@@ -94,10 +94,10 @@ def behaviour_totals(rows: list[PointsRow]) -> list[dict]:
 def points_summary(person, month: Period, quarter: Period) -> dict:
     """A rep's points this month and quarter, per customer and behaviour, and the latest actions."""
     rows = _month_and_quarter(
-        Contribution.objects.filter(rep=person), month, quarter, "customer_id", "customer__name"
+        Contribution.objects.payable().filter(rep=person), month, quarter, "customer_id", "customer__name"
     )
     customers = _pivot(rows, "customer_id", lambda row: row["customer__name"])
-    recent = Contribution.objects.filter(rep=person).select_related("customer", "activity")[:20]
+    recent = Contribution.objects.payable().filter(rep=person).select_related("customer", "activity")[:20]
     return {
         "customers": customers,
         "behaviour_totals": behaviour_totals(customers),
@@ -111,7 +111,7 @@ def team_summary(people: QuerySet, month: Period, quarter: Period) -> dict:
     """Points per person (month and quarter, per behaviour) for a supervisor's or director's view."""
     people = list(people.select_related("rep", "rep__team").order_by("rep__team__name", "username"))
     rows = _month_and_quarter(
-        Contribution.objects.filter(rep__in=[person.pk for person in people]), month, quarter, "rep_id"
+        Contribution.objects.payable().filter(rep__in=[person.pk for person in people]), month, quarter, "rep_id"
     )
     by_person = {row.key: row for row in _pivot(rows, "rep_id", lambda row: "")}
     result = []
@@ -134,7 +134,7 @@ def team_summary(people: QuerySet, month: Period, quarter: Period) -> dict:
 def top_customers(quarter: Period, limit: int = 10) -> list[dict]:
     """Grouped by the id alone (no join over the quarter's rows); the names of the ten come after."""
     top = list(
-        Contribution.objects.between(quarter.start, quarter.end)
+        Contribution.objects.payable().between(quarter.start, quarter.end)
         .values("customer_id")
         .annotate(points=Sum("points"), reps=Count("rep_id", distinct=True), actions=Count("pk"))
         .order_by("-points", "customer_id")[:limit]
@@ -167,7 +167,7 @@ def board_data(quarter: Period) -> dict:
     weekday) and one drill endpoint takes them (static/scoring/board.js) — D11, ≤ 60 KB."""
     top = top_customers(quarter)
     ids = [row["customer_id"] for row in top]
-    in_board = Contribution.objects.between(quarter.start, quarter.end).filter(customer_id__in=ids)
+    in_board = Contribution.objects.payable().between(quarter.start, quarter.end).filter(customer_id__in=ids)
     cells = (
         in_board.values("customer_id", "rep_id", "rep__first_name", "rep__last_name", "rep__username", "behaviour")
         .annotate(points=Sum("points"), actions=Count("pk"), first_at=Min("occurred_at"))
@@ -303,4 +303,41 @@ def statement(person, period: Period) -> dict:
     lines = [{"share": share, "split": share.split, "actions": actions.get(share.split_id, [])} for share in shares]
     approved = sum((share.amount for share in shares if share.split.is_frozen), Decimal("0.00"))
     total = sum((share.amount for share in shares), Decimal("0.00"))
-    return {"lines": lines, "total": total, "approved_total": approved, "pending_total": total - approved}
+    return {
+        "lines": lines,
+        "total": total,
+        "approved_total": approved,
+        "pending_total": total - approved,
+        "exceptions": point_exceptions(person, period),
+    }
+
+
+def point_exceptions(person, period: Period, limit: int = 200) -> list[Contribution]:
+    """T2/T5 on the statement: the person's actions this quarter that did not simply score —
+    held for review, capped by a cooldown, or reversed — each with its reason."""
+    rows = list(
+        Contribution.objects.between(period.start, period.end)
+        .filter(rep=person)
+        .filter(Q(held=True) | ~Q(reason=""))
+        .select_related("customer", "activity", "review", "reverses")
+        .order_by("occurred_at", "pk")[:limit]
+    )
+    for row in rows:
+        row.explanation = explain(row)
+    return rows
+
+
+def explain(row: Contribution) -> str:
+    """The reason a row is shown, in the reader's language (notes are stored as data)."""
+    if row.reason == ContributionReason.CAPPED:
+        days, _sep, when = row.note.partition("|")
+        return _("冷却期 %(days)s 天内已计过一次（%(when)s），本次不计分") % {"days": days, "when": when}
+    if row.reason:
+        label = ContributionReason(row.reason).label
+        return f"{label}：{row.note}" if row.note else str(label)
+    review = getattr(row, "review", None)
+    if review is not None and review.status == ReviewStatus.PENDING:
+        return _("证据有真实性警示（%(flags)s），待主管审核后计入") % {"flags": "、".join(review.flags) or "—"}
+    if review is not None:
+        return _("审核%(status)s：%(reason)s") % {"status": review.get_status_display(), "reason": review.reason}
+    return _("待审核")

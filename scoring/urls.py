@@ -18,4 +18,7 @@ urlpatterns = [
     path("splits/<int:pk>/approve/", views.split_approve_view, name="split_approve"),
     path("splits/<int:pk>/correct/", views.split_correct_view, name="split_correct"),
     path("activities/<int:pk>/", views.activity_detail, name="activity"),
+    path("reviews/", views.review_queue, name="reviews"),
+    path("reviews/<int:pk>/decide/", views.review_decide, name="review_decide"),
+    path("contacts/<int:pk>/verify/", views.contact_verify, name="contact_verify"),
 ]

@@ -14,8 +14,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from salesops.access import is_manager, users_visible_to
-from salesops.models import Customer, Role
+from django.db.models import F
+
+from salesops.access import is_manager, role_of, users_visible_to
+from salesops.models import DEAN_TITLES, Contact, Customer, Role
+from salesops.services import contact_title_verify
 
 from . import queries
 from .access import (
@@ -27,11 +30,11 @@ from .access import (
     splits_visible_to,
 )
 from .forms import DrillForm, SplitCorrectionForm
-from .models import Behaviour, BonusSplit, Contribution, SplitStatus
+from .models import Behaviour, BonusSplit, Contribution, ReviewStatus, SplitStatus
 from .pdf import split_rule_text
 from .pdf import statement_pdf as build_statement_pdf
 from .periods import Period, month_of, next_quarter, parse_quarter, previous_quarter, quarter_of
-from .services import split_approve, split_correct
+from .services import contribution_review_decide, reviews_visible_to, split_approve, split_correct
 
 
 def _quarter_from(request: HttpRequest) -> Period:
@@ -111,7 +114,7 @@ def board_drill(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data
     quarter = parse_quarter(filters["quarter"]) or quarter_of(timezone.now())
     board_ids = [row["customer_id"] for row in queries.top_customers(quarter)]
-    actions = Contribution.objects.between(quarter.start, quarter.end)
+    actions = Contribution.objects.payable().between(quarter.start, quarter.end)
     customer = None
     if filters["customer"]:
         customer = get_board_customer_for_user(request, filters["customer"], board_ids)
@@ -298,3 +301,64 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "splits": splits,
         },
     )
+
+
+# --- Review of held points (T2) and dean titles (T3) --------------------------------------------
+
+
+def _review_context(request: HttpRequest) -> dict:
+    visible = reviews_visible_to(request.user)
+    pending = list(visible.filter(status=ReviewStatus.PENDING).order_by("created_at", "pk")[:100])
+    decided = list(visible.exclude(status=ReviewStatus.PENDING).order_by("-decided_at", "-pk")[:30])
+    for review in pending + decided:
+        review.rep_name = queries.display_name(review.contribution.rep)
+    contacts = (
+        Contact.objects.filter(customer__in=Customer.objects.visible_to(request.user), title__in=sorted(map(str, DEAN_TITLES)))
+        .exclude(title_verified_as=F("title"), title_verified_at__isnull=False)
+        .select_related("customer")
+        .order_by("customer__name", "name")[:100]
+    )
+    return {"pending": pending, "decided": decided, "contacts": contacts}
+
+
+@login_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """The supervisor's queue: held points accept/reject with a reason; dean titles to confirm."""
+    if role_of(request.user) not in (Role.SUPERVISOR, Role.DIRECTOR):
+        raise Http404("reviews")
+    return render(request, "scoring/reviews.html", _review_context(request))
+
+
+@require_POST
+@login_required
+def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    review = reviews_visible_to(request.user).filter(pk=pk).first()
+    if review is None:
+        raise Http404("review")
+    decision = request.POST.get("decision")
+    if decision not in ("accept", "reject"):
+        messages.error(request, _("请选择通过或驳回。"))
+        return redirect("scoring:reviews")
+    try:
+        contribution_review_decide(review=review, accept=decision == "accept", reason=request.POST.get("reason", ""), by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        context = _review_context(request)
+        return render(request, "scoring/reviews.html", context, status=400)
+    messages.success(request, _("已通过，贡献值计入。") if decision == "accept" else _("已驳回，已追加冲销记录。"))
+    return redirect("scoring:reviews")
+
+
+@require_POST
+@login_required
+def contact_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = Contact.objects.filter(customer__in=Customer.objects.visible_to(request.user), pk=pk).first()
+    if contact is None:
+        raise Http404("contact")
+    try:
+        contact_title_verify(contact=contact, title=request.POST.get("title", contact.title), by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("已核实 %(name)s 的职务。") % {"name": contact.name})
+    return redirect("scoring:reviews")

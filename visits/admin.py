@@ -10,14 +10,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+from salesops.access import role_of
+from salesops.admin import HistoryAdmin as SimpleHistoryAdmin
+from salesops.models import Role
 
 from . import services
-from .models import Evidence, Need, TaskStatus, TemplateModule, VisitTask, VisitTemplate, VoiceTranscript
+from .forms import PolicyModuleFormSet
+from .models import EvidencePolicy, Evidence, Need, TaskStatus, TemplateModule, VisitTask, VisitTemplate, VoiceTranscript
 
 
 class TemplateModuleInline(admin.TabularInline):
     model = TemplateModule
+    formset = PolicyModuleFormSet
     extra = 0
     fields = ("position", "kind", "label", "required", "needs_count", "choices", "free_text_max")
 
@@ -85,6 +89,30 @@ class VisitTaskAdminForm(forms.ModelForm):
         return data
 
 
+@admin.register(EvidencePolicy)
+class EvidencePolicyAdmin(SimpleHistoryAdmin):
+    """T1: which evidence proves a scored behaviour — company policy, directors and ops only."""
+
+    list_display = ("behaviour", "required_kinds", "require_exif", "updated_at")
+
+    def _may_set(self, request) -> bool:
+        return role_of(request.user) in (Role.DIRECTOR, Role.OPS)
+
+    def has_add_permission(self, request) -> bool:
+        return self._may_set(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._may_set(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.evidence_policy_set(
+            behaviour=obj.behaviour, required_kinds=obj.required_kinds, require_exif=obj.require_exif, by=request.user
+        )
+
+
 @admin.register(VisitTask)
 class VisitTaskAdmin(SimpleHistoryAdmin):
     form = VisitTaskAdminForm
@@ -98,6 +126,18 @@ class VisitTaskAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and not obj.is_open:
+            return False  # T7: a completed or cancelled visit is read-only
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # T1: who, where and which rules are fixed when the task is created.
+            fields += ("rep", "customer", "template")
+        return fields
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.forms import inlineformset_factory
+from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from salesops.access import users_visible_to
@@ -150,4 +150,25 @@ class ModuleForm(forms.ModelForm):
         return data
 
 
-ModuleFormSet = inlineformset_factory(VisitTemplate, TemplateModule, form=ModuleForm, extra=1, can_delete=False)
+class PolicyModuleFormSet(BaseInlineFormSet):
+    """T1: a template that can earn a scored behaviour keeps the evidence the company policy
+    demands as required modules — whoever edits it (template page or admin)."""
+
+    def clean(self):
+        super().clean()
+        from .services import template_policy_problems
+
+        modules = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE"):
+                continue
+            modules.append((data.get("kind"), bool(data.get("required")), data.get("needs_count") or 0))
+        problems = template_policy_problems(is_solution_demo=bool(self.instance.is_solution_demo), modules=modules)
+        if problems:
+            raise forms.ValidationError(problems)
+
+
+ModuleFormSet = inlineformset_factory(
+    VisitTemplate, TemplateModule, form=ModuleForm, formset=PolicyModuleFormSet, extra=1, can_delete=False
+)

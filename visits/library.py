@@ -90,3 +90,17 @@ def install_library(VisitTemplate, TemplateModule) -> list:
                 )
         templates.append(template)
     return templates
+
+
+# T1: which evidence proves a scored behaviour (company policy; directors/ops change it).
+DEFAULT_EVIDENCE_POLICY = {
+    "needs_diagnosis": ["needs"],
+    "solution_demo": ["photo", "document"],
+    "dean_visit": ["photo", "voice_memo"],
+}
+
+
+def install_evidence_policy(EvidencePolicy) -> None:
+    """Idempotent; takes the model so a migration can pass its historical model."""
+    for behaviour, kinds in DEFAULT_EVIDENCE_POLICY.items():
+        EvidencePolicy.objects.get_or_create(behaviour=behaviour, defaults={"required_kinds": kinds, "require_exif": True})

@@ -135,6 +135,53 @@ class TemplateModule(models.Model):
                 raise ValidationError({"needs_count": _("需求条数应在 1 到 10 之间。")})
 
 
+class ScoredBehaviour(models.TextChoices):
+    """The scored behaviours a visit can earn (scoring owns the points; visits owns the proof)."""
+
+    NEEDS_DIAGNOSIS = "needs_diagnosis", _("需求诊断")
+    SOLUTION_DEMO = "solution_demo", _("方案演示")
+    DEAN_VISIT = "dean_visit", _("院长级拜访")
+
+
+class EvidencePolicy(models.Model):
+    """T1: company policy — which evidence must be there for a visit to earn a behaviour. Set by
+    a director (or ops in admin), never by a supervisor's template copy; every task snapshots it."""
+
+    behaviour = models.CharField(_("行为"), max_length=20, choices=ScoredBehaviour.choices, unique=True)
+    required_kinds = models.JSONField(_("必需证据类型"), default=list, help_text=_("例如 [\"photo\", \"document\"]"))
+    require_exif = models.BooleanField(
+        _("照片须带拍摄信息"), default=True, help_text=_("照片缺少 EXIF 拍摄时间时，贡献值进入主管审核。")
+    )
+    updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["behaviour"]
+        verbose_name = verbose_name_plural = _("证据政策")
+
+    def __str__(self) -> str:
+        kinds = "、".join(str(ModuleKind(kind).label) for kind in self.required_kinds if kind in ModuleKind.values)
+        return f"{self.get_behaviour_display()}：{kinds or '—'}"
+
+    def clean(self) -> None:
+        kinds = self.required_kinds
+        if not isinstance(kinds, list) or not kinds or any(kind not in ModuleKind.values for kind in kinds):
+            raise ValidationError(
+                {"required_kinds": _("请从这些类型中选择至少一个：%(kinds)s") % {"kinds": ", ".join(ModuleKind.values)}}
+            )
+
+    @classmethod
+    def as_dict(cls) -> dict[str, dict]:
+        return {
+            row.behaviour: {"kinds": list(row.required_kinds), "require_exif": row.require_exif}
+            for row in cls.objects.all()
+        }
+
+
+class TaskIsFrozen(Exception):
+    """A completed or cancelled visit, and the rules a task was created with, never change (T1, T7)."""
+
+
 class TaskStatus(models.TextChoices):
     PLANNED = "planned", _("待拜访")
     IN_PROGRESS = "in_progress", _("拜访中")
@@ -150,6 +197,13 @@ def new_token() -> str:
 
 
 class VisitTaskQuerySet(models.QuerySet):
+    # T7: every change goes through visits.services (lock, ledger, history): no bulk writes.
+    def update(self, **kwargs):
+        raise TaskIsFrozen("visit tasks change through visits.services only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise TaskIsFrozen("visit tasks change through visits.services only")
+
     def open(self) -> "VisitTaskQuerySet":
         return self.filter(status__in=OPEN_STATUSES)
 
@@ -195,6 +249,9 @@ class VisitTask(models.Model):
     next_action = models.CharField(_("下一步动作"), max_length=200, blank=True)
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     cancelled_reason = models.CharField(_("取消原因"), max_length=200, blank=True)
+    # T1: the evidence rules as they were when the task was created (template modules, with the
+    # company policy applied); a later template edit never changes them.
+    rules = models.JSONField(_("证据规则快照"), default=dict, blank=True, editable=False)
     history = HistoricalRecords()
 
     objects = VisitTaskQuerySet.as_manager()
@@ -240,24 +297,89 @@ class VisitTask(models.Model):
         top = max(need.version for need in needs)
         return sorted((need for need in needs if need.version == top), key=lambda need: need.position)
 
+    def snapshot_rules(self, policy: dict | None = None) -> dict:
+        """T1: the template's modules as they are now, with every module of a kind the company
+        policy demands for a behaviour this task can earn made required."""
+        policy = EvidencePolicy.as_dict() if policy is None else policy
+        modules = list(self.template.modules.all())
+        earns = set()
+        if self.template.is_solution_demo:
+            earns.add(ScoredBehaviour.SOLUTION_DEMO)
+        if any(m.kind == ModuleKind.NEEDS and m.needs_count >= 3 for m in modules):
+            earns.add(ScoredBehaviour.NEEDS_DIAGNOSIS)
+        if self.contact_id and self.contact.is_verified_dean:
+            earns.add(ScoredBehaviour.DEAN_VISIT)
+        forced = {kind for behaviour in earns for kind in policy.get(behaviour, {}).get("kinds", [])}
+        return {
+            "is_solution_demo": self.template.is_solution_demo,
+            "policy": policy,
+            "modules": [
+                {
+                    "id": m.pk,
+                    "kind": m.kind,
+                    "label": m.label,
+                    "required": m.required or m.kind in forced,
+                    "needs_count": m.needs_count,
+                }
+                for m in modules
+            ],
+        }
+
+    def rule_modules(self) -> list[dict]:
+        """The snapshot's modules (a task made before snapshots existed reads its template)."""
+        if self.rules.get("modules") is not None:
+            return self.rules["modules"]
+        return self.snapshot_rules(policy={})["modules"]
+
     def missing_modules(self) -> list[TemplateModule]:
-        """V4: the required modules without evidence. Reads prefetched relations when present."""
+        """V4: the required modules without evidence, by the task's own snapshot (T1). Reads
+        prefetched relations when present."""
         present = self.current_evidence()
         needs = self.current_needs()
+        required = {rule["id"]: rule for rule in self.rule_modules() if rule["required"]}
         missing = []
         for module in self.template.modules.all():
-            if not module.required:
+            rule = required.get(module.pk)
+            if rule is None:
                 continue
             if module.kind == ModuleKind.NEEDS:
-                if len(needs) != module.needs_count:
+                if len(needs) != rule["needs_count"]:
                     missing.append(module)
             elif module.pk not in present:
                 missing.append(module)
         return missing
 
+    def has_evidence_file(self) -> bool:
+        return bool(self.current_evidence())
+
     @property
     def is_locked(self) -> bool:
         return bool(self.missing_modules())
+
+    def save(self, *args, **kwargs):
+        # Guards every path (service, admin, shell): the fields that decide the lock never change
+        # after creation, a closed task never changes, and nothing completes without evidence.
+        if not self._state.adding and self.pk is not None:
+            stored = (
+                VisitTask.objects.filter(pk=self.pk)
+                .values("status", "rep_id", "customer_id", "template_id", "rules")
+                .first()
+            )
+            if stored is not None:
+                if stored["status"] not in OPEN_STATUSES:
+                    raise TaskIsFrozen(f"task {self.pk} is {stored['status']}; it never changes")
+                for field in ("rep_id", "customer_id", "template_id", "rules"):
+                    if getattr(self, field) != stored[field]:
+                        raise TaskIsFrozen(f"task {self.pk}: {field} is fixed when the task is created")
+        if self.status == TaskStatus.COMPLETED:
+            if not self.has_evidence_file():
+                raise TaskIsFrozen(f"task {self.pk} has no evidence file; it cannot complete")
+            if self.missing_modules():
+                raise TaskIsFrozen(f"task {self.pk} misses required evidence; it cannot complete")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TaskIsFrozen("visit tasks are never deleted; cancel them")
 
 
 def evidence_upload_path(instance: "Evidence", filename: str) -> str:
@@ -410,6 +532,11 @@ class Need(models.Model):
 
     def __str__(self) -> str:
         return f"{self.choice}{'：' + self.free_text if self.free_text else ''}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise EvidenceIsImmutable("needs are never updated; capture a new version")
+        super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise EvidenceIsImmutable("needs are never deleted")

@@ -27,8 +27,10 @@ from . import media
 from .authenticity import photo_flags
 from .geo import distance_to_hospital_m, valid_point
 from .models import (
+    EvidencePolicy,
     Evidence,
     ModuleKind,
+    ScoredBehaviour,
     Need,
     TaskStatus,
     TemplateModule,
@@ -105,6 +107,51 @@ def template_clone(*, template: VisitTemplate, by, name: str = "") -> VisitTempl
     return copy
 
 
+# --- Evidence policy (T1) ---------------------------------------------------------------------
+
+
+def template_policy_problems(*, is_solution_demo: bool, modules: list[tuple[str, bool, int]], policy: dict | None = None) -> list[str]:
+    """T1: what a template that can earn a scored behaviour lacks. `modules` are (kind, required,
+    needs_count). Used by the template page and admin before saving; tasks enforce it regardless
+    (their snapshot makes the policy's evidence required)."""
+    policy = EvidencePolicy.as_dict() if policy is None else policy
+    earns = []
+    if is_solution_demo:
+        earns.append(ScoredBehaviour.SOLUTION_DEMO)
+    if any(kind == ModuleKind.NEEDS and count >= 3 for kind, _required, count in modules):
+        earns.append(ScoredBehaviour.NEEDS_DIAGNOSIS)
+    required_kinds = {kind for kind, required, _count in modules if required}
+    problems = []
+    for behaviour in earns:
+        lacking = [kind for kind in policy.get(behaviour, {}).get("kinds", []) if kind not in required_kinds]
+        if lacking:
+            problems.append(
+                _("可计“%(behaviour)s”的任务包必须包含必填的：%(kinds)s（公司证据政策，由总监设定）。")
+                % {
+                    "behaviour": ScoredBehaviour(behaviour).label,
+                    "kinds": "、".join(str(ModuleKind(kind).label) for kind in lacking),
+                }
+            )
+    return problems
+
+
+@transaction.atomic
+def evidence_policy_set(*, behaviour: str, required_kinds: list[str], require_exif: bool, by) -> EvidencePolicy:
+    """T1: only a director (or ops) sets which evidence proves a behaviour."""
+    from salesops.access import role_of
+
+    if role_of(by) not in (Role.DIRECTOR, Role.OPS):
+        raise PermissionDenied(_("证据政策只能由总监或运营设定。"))
+    policy = EvidencePolicy.objects.filter(behaviour=behaviour).first() or EvidencePolicy(behaviour=behaviour)
+    policy.required_kinds = list(required_kinds)
+    policy.require_exif = bool(require_exif)
+    policy.updated_at = timezone.now()
+    policy.full_clean()
+    policy._history_user = by
+    policy.save()
+    return policy
+
+
 # --- Tasks (V2, V4) ---------------------------------------------------------------------------
 
 
@@ -155,6 +202,8 @@ def visit_task_create(
         raise ValidationError({"template": _("这个任务包已停用。")})
     ensure_no_open_task(rep=rep, customer=customer, lock=True)
     task = VisitTask(rep=rep, customer=customer, contact=contact, template=template, due_date=due_date, created_by=by)
+    task.rules = task.snapshot_rules()
+    _check_rules_cover_policy(task)
     task._history_user = by
     task.full_clean(exclude=["token"])
     try:
@@ -163,6 +212,29 @@ def visit_task_create(
     except IntegrityError:
         raise ValidationError(_("这位销售对该客户已有未完成的拜访任务。"))
     return task
+
+
+def _check_rules_cover_policy(task: VisitTask) -> None:
+    """A task that can earn a behaviour must be able to collect the evidence the policy demands."""
+    kinds = {rule["kind"] for rule in task.rules["modules"]}
+    policy = task.rules["policy"]
+    earns = []
+    if task.rules["is_solution_demo"]:
+        earns.append(ScoredBehaviour.SOLUTION_DEMO)
+    if task.contact_id and task.contact.is_verified_dean:
+        earns.append(ScoredBehaviour.DEAN_VISIT)
+    for behaviour in earns:
+        lacking = [kind for kind in policy.get(behaviour, {}).get("kinds", []) if kind not in kinds]
+        if lacking:
+            raise ValidationError(
+                {
+                    "template": _("“%(behaviour)s”须有%(kinds)s，这个任务包没有，请换一个任务包。")
+                    % {
+                        "behaviour": ScoredBehaviour(behaviour).label,
+                        "kinds": "、".join(str(ModuleKind(kind).label) for kind in lacking),
+                    }
+                }
+            )
 
 
 def visit_start(*, task: VisitTask, by, latitude=None, longitude=None) -> VisitTask:
@@ -222,6 +294,8 @@ def visit_complete(*, task: VisitTask, by) -> VisitTask:
     missing = task.missing_modules()
     if missing:
         raise ActionLocked(missing)
+    if not task.has_evidence_file():
+        raise ActionLocked([], _("动作锁：没有任何证据文件（照片、文件或语音），不能完成。"))
     now = timezone.now()
     task.status = TaskStatus.COMPLETED
     task.completed_at = now
@@ -242,13 +316,39 @@ def visit_complete(*, task: VisitTask, by) -> VisitTask:
 
 
 def completed_facts(task: VisitTask, needs_count: int) -> dict:
+    """What scoring reads (contracts.md). Only proven claims are stated (T1–T3): a behaviour whose
+    policy evidence is missing is not claimed, the title is the *verified* one, and `flagged`
+    says the evidence carries an authenticity warning (its points wait for review)."""
+    evidence = list(task.current_evidence().values())
+    kinds = {item.kind for item in evidence} | ({ModuleKind.NEEDS} if needs_count else set())
+    policy = task.rules.get("policy") or EvidencePolicy.as_dict()
+
+    def proven(behaviour: str) -> bool:
+        return all(kind in kinds for kind in policy.get(behaviour, {}).get("kinds", []))
+
+    contact = task.contact if task.contact_id else None
+    title = contact.verified_title if contact else ""
+    if title and contact.is_verified_dean and not proven(ScoredBehaviour.DEAN_VISIT):
+        title = ""
+    flags = sorted({flag.get("code", "") for item in evidence for flag in item.flags if flag.get("level") == "warning"})
+    if any(rule.get("require_exif") for rule in policy.values()) and any(
+        item.kind == ModuleKind.PHOTO and item.taken_at is None for item in evidence
+    ):
+        flags.append("no_exif_time")
+    is_demo = bool(task.rules.get("is_solution_demo", task.template.is_solution_demo))
     return {
         "task_id": task.pk,
-        "needs_count": needs_count,
+        "needs_count": needs_count if proven(ScoredBehaviour.NEEDS_DIAGNOSIS) else 0,
+        "needs_captured": needs_count,
         "template_code": task.template.code,
-        "is_solution_demo": task.template.is_solution_demo,
-        "contact_title": task.contact.title if task.contact_id else "",
+        "is_solution_demo": is_demo and proven(ScoredBehaviour.SOLUTION_DEMO),
+        "contact_title": title,
+        "contact_title_claimed": contact.title if contact else "",
+        "contact_id": contact.pk if contact else None,
         "onsite": task.onsite,
+        "flagged": bool(flags),
+        "flags": flags,
+        "evidence_ids": sorted(item.pk for item in evidence),
     }
 
 

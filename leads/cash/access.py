@@ -95,6 +95,11 @@ def is_finance(user) -> bool:
     return sees_everything(user)
 
 
+def can_reverse_payments(user) -> bool:
+    """C5: finance (directors, ops) or a supervisor reverses a payment — never a rep."""
+    return is_manager(user)
+
+
 def can_review_statements(user) -> bool:
     return is_manager(user)
 

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+from salesops.admin import HistoryAdmin as SimpleHistoryAdmin  # T7: read-only history
 
 from .bankfiles import PRESET_CHOICES, PRESETS, validate_column_map
 from .models import (
@@ -23,6 +23,9 @@ from .models import (
     MatchProposal,
     PayerAlias,
     Payment,
+    PaymentCredit,
+    PlanTemplate,
+    PlanTemplateItem,
     Quote,
     QuoteLine,
     QuoteVersion,
@@ -100,9 +103,9 @@ class BankAccountAdmin(SimpleHistoryAdmin):
 
 @admin.register(PayerAlias)
 class PayerAliasAdmin(SimpleHistoryAdmin):
-    list_display = ("payer_name", "hospital", "learned", "created_at")
+    list_display = ("payer_name", "payer_account", "hospital", "learned", "created_at")
     list_filter = ("learned",)
-    search_fields = ("payer_name", "hospital__name")
+    search_fields = ("payer_name", "payer_account", "hospital__name")
     autocomplete_fields = ("hospital",)
     readonly_fields = ("payer_key",)
 
@@ -143,7 +146,7 @@ class DiscountApprovalAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
 
 class ReceivableInline(ReadOnlyMixin, admin.TabularInline):
     model = Receivable
-    fields = ("sequence", "amount", "due_date", "paid_amount")
+    fields = ("sequence", "milestone", "percent", "amount", "due_rule", "offset_days", "offset_months", "due_date", "paid_amount")
     readonly_fields = fields
 
 
@@ -178,3 +181,24 @@ class StatementRowAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
 class MatchProposalAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
     list_display = ("row", "rank", "kind", "confidence", "score", "status")
     list_filter = ("kind", "confidence", "status")
+
+
+class PlanTemplateItemInline(admin.TabularInline):
+    model = PlanTemplateItem
+    fields = ("order", "milestone", "percent", "amount", "due_rule", "offset_days", "offset_months")
+    extra = 0
+
+
+@admin.register(PlanTemplate)
+class PlanTemplateAdmin(SimpleHistoryAdmin):
+    """C6: milestone plan templates per product line (ops). Plans already on deals do not change."""
+
+    list_display = ("name", "product_line", "is_default", "active")
+    list_filter = ("product_line", "active")
+    inlines = [PlanTemplateItemInline]
+
+
+@admin.register(PaymentCredit)
+class PaymentCreditAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = ("receivable", "pusher", "named_by", "basis", "created_at", "revoked_at")
+    list_filter = ("basis",)

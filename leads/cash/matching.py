@@ -21,11 +21,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import combinations
 
 from django.utils.translation import gettext as _
+from rapidfuzz import fuzz
 
 # Words that say nothing about WHO paid: legal forms, the finance office, campus labels.
 _NOISE_SUFFIXES = (
@@ -67,11 +67,44 @@ def normalise_name(name: str) -> str:
 
 
 _NUMBERS = re.compile(r"[0-9]+|[零〇一二三四五六七八九十百]+")
+# Parts of a hospital name that say where it is or whom it belongs to, not which hospital it is:
+# 浙江省 / 杭州市 / 西湖区, 浙江大学 / 医学院 / 附属. What is left (邵逸夫, 第一人民, 儿童) is compared.
+_REGION = re.compile(r"[一-龥]{2,3}?(?:自治区|省|市|区|县)")
+_CITY_AND_DISTRICT = re.compile(r"([一-龥]{2})([一-龥]{2}(?:区|县))")  # 杭州临平区: the city without 市
+_AFFILIATION = re.compile(r"[一-龥]{2,6}?大学|医学院|医科大学|附属|中国人民解放军|联勤保障部队")
+
+
+@lru_cache(maxsize=20000)
+def _name_parts(key: str) -> tuple[frozenset, str, str]:
+    """(regions, the distinctive rest, the name as space-separated tokens) of a normalised name.
+    Regions are read from the start of the name (浙江省 杭州市 临平区 …), where Chinese names put them."""
+    regions, rest = [], key
+    while rest:
+        match = _REGION.match(rest)
+        if match:
+            regions.append(match.group(0))
+            rest = rest[match.end():]
+            continue
+        match = _CITY_AND_DISTRICT.match(rest)
+        if match:
+            regions += [f"{match.group(1)}市", match.group(2)]
+            rest = rest[match.end():]
+            continue
+        break
+    rest = _AFFILIATION.sub(" ", rest)
+    tokens = " ".join(part for part in rest.split() if part)
+    return frozenset(regions), rest.replace(" ", ""), " ".join([*sorted(regions), tokens])
 
 
 def name_similarity(a: str, b: str) -> float:
-    """0..1 between two *normalised* names. Names whose numbers differ (杭州市第一 / 第二人民医院,
-    第12 / 第13) are different hospitals however alike the rest reads."""
+    """0..1 between two *normalised* names, with rapidfuzz (C7).
+
+    - Names whose numbers differ (杭州市第一 / 第二人民医院, 第12 / 第13) are different hospitals
+      however alike the rest reads; so are names in different cities or provinces.
+    - Otherwise the distinctive parts are compared with the partial ratio (a short name inside the
+      legal one: 邵逸夫 in 浙江大学医学院附属邵逸夫, scaled a little by how much of it is covered) and
+      the whole names with the token-set ratio (the same words in another order or with extra
+      region words: 浙江省 杭州市 第一人民 / 杭州市 第一人民)."""
     if not a or not b:
         return 0.0
     if a == b:
@@ -79,9 +112,50 @@ def name_similarity(a: str, b: str) -> float:
     numbers_a, numbers_b = _NUMBERS.findall(a), _NUMBERS.findall(b)
     if numbers_a and numbers_b and numbers_a != numbers_b:
         return 0.0
-    if len(a) >= 4 and len(b) >= 4 and (a in b or b in a):
-        return 0.85
-    return SequenceMatcher(None, a, b).ratio()
+    regions_a, rest_a, tokens_a = _name_parts(a)
+    regions_b, rest_b, tokens_b = _name_parts(b)
+    if regions_a and regions_b and not (regions_a & regions_b) and not _nested_regions(regions_a, regions_b):
+        return 0.0
+    districts_a = {r for r in regions_a if r.endswith(("区", "县"))}
+    districts_b = {r for r in regions_b if r.endswith(("区", "县"))}
+    # A district hospital (婺城区中医院) is not the city's (金华市中医院) however alike the rest reads.
+    level = 0.8 if bool(districts_a) != bool(districts_b) else 1.0
+    # 宁波第一人民 vs 宁波市第一人民: the city written without 市 is still the city.
+    rest_a, rest_b = _strip_stems(rest_a, regions_b), _strip_stems(rest_b, regions_a)
+    if rest_a and rest_b:
+        # Both say which hospital they are: only that part counts (附属儿童 ≠ 附属妇产科).
+        if rest_a == rest_b:
+            return (0.95 if len(rest_a) >= 2 else 0.8) * level
+        shorter, longer = sorted((len(rest_a), len(rest_b)))
+        score = max(fuzz.ratio(rest_a, rest_b), fuzz.token_set_ratio(rest_a, rest_b) * 0.9)
+        if shorter >= 3:
+            score = max(score, fuzz.partial_ratio(rest_a, rest_b) * (0.7 + 0.3 * shorter / longer))
+        # The whole names break ties between hospitals whose distinctive parts read alike.
+        score = 0.85 * score + 0.15 * fuzz.ratio(a, b)
+    else:
+        score = max(fuzz.ratio(a, b), fuzz.token_set_ratio(tokens_a, tokens_b))
+    return round(score * level / 100, 3)
+
+
+def _strip_stems(rest: str, regions: frozenset) -> str:
+    """Remove the other name's region stems (宁波 of 宁波市) from the start of this name's rest."""
+    for region in sorted(regions, key=len, reverse=True):
+        stem = region[:-1] if not region.endswith("自治区") else region[:-3]
+        if len(stem) >= 2 and rest.startswith(stem) and len(rest) > len(stem):
+            return rest[len(stem):]
+    return rest
+
+
+def _nested_regions(first: frozenset, second: frozenset) -> bool:
+    """杭州市 and 浙江省 are not a conflict when one name only says the province (we cannot tell);
+    two different cities (or two different provinces) are."""
+    cities = lambda regions: {r for r in regions if not r.endswith("省")}  # noqa: E731
+    provinces = lambda regions: {r for r in regions if r.endswith("省")}  # noqa: E731
+    if cities(first) and cities(second):
+        return bool(cities(first) & cities(second))
+    if provinces(first) and provinces(second):
+        return bool(provinces(first) & provinces(second))
+    return True
 
 
 def references_in(text: str) -> set[str]:
@@ -101,8 +175,17 @@ class OpenReceivable:
     hospital_key: str
     customer_key: str
     sequence: int
-    due_date: date
+    due_date: date | None  # None: waiting for delivery/acceptance (C6)
     outstanding: Decimal
+
+
+def due_order(receivable: "OpenReceivable") -> tuple:
+    """Earliest due first; instalments still waiting for their milestone date last."""
+    return (receivable.due_date is None, receivable.due_date or date.min, receivable.deal_id, receivable.sequence)
+
+
+def _account_key(account: str) -> str:
+    return re.sub(r"\D", "", unicodedata.normalize("NFKC", account or ""))
 
 
 @dataclass
@@ -118,6 +201,7 @@ class Proposal:
 class Matcher:
     receivables: list[OpenReceivable]
     aliases: dict[str, int]  # payer key → hospital id
+    accounts: dict[str, int] = field(default_factory=dict)  # payer account number → hospital id
     days_before_due: int = 60
     days_after_due: int = 365
     by_hospital: dict[int, list[OpenReceivable]] = field(default_factory=dict)
@@ -127,7 +211,7 @@ class Matcher:
     _name_cache: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for receivable in sorted(self.receivables, key=lambda r: (r.due_date, r.deal_id, r.sequence)):
+        for receivable in sorted(self.receivables, key=due_order):
             self.by_hospital.setdefault(receivable.hospital_id, []).append(receivable)
             self.by_amount.setdefault(receivable.outstanding, []).append(receivable)
             for number in (receivable.deal_number, receivable.quote_number):
@@ -162,20 +246,30 @@ class Matcher:
             )
             for row in rows
         ]
-        aliases = dict(PayerAlias.objects.values_list("payer_key", "hospital_id"))
+        aliases, accounts = {}, {}
+        for payer_key, payer_account, hospital_id in PayerAlias.objects.values_list("payer_key", "payer_account", "hospital_id"):
+            aliases.setdefault(payer_key, hospital_id)
+            if payer_account:
+                accounts.setdefault(payer_account, hospital_id)
         return cls(
             receivables=receivables,
             aliases=aliases,
+            accounts=accounts,
             days_before_due=settings.match_days_before_due,
             days_after_due=settings.match_days_after_due,
         )
 
     # --- pieces -------------------------------------------------------------------------------
 
-    def known_hospitals(self, payer_key: str) -> set[int]:
+    def known_hospitals(self, payer_key: str, payer_account: str = "") -> set[int]:
+        """Hospitals this payer is known to be: by name (a hospital's own or a learned alias) or by
+        the account the money came from (learned from an earlier confirmation)."""
         known = set(self.hospital_keys.get(payer_key, set()))
         if payer_key in self.aliases:
             known.add(self.aliases[payer_key])
+        account = _account_key(payer_account)
+        if account and account in self.accounts:
+            known.add(self.accounts[account])
         return known
 
     def similar_hospitals(self, payer_key: str) -> list[tuple[int, float]]:
@@ -192,6 +286,8 @@ class Matcher:
         return self._name_cache[payer_key]
 
     def in_window(self, receivable: OpenReceivable, booked_on: date) -> bool:
+        if receivable.due_date is None:
+            return True  # the milestone's date is not known yet; money often comes first
         return (
             receivable.due_date - timedelta(days=self.days_before_due)
             <= booked_on
@@ -200,34 +296,47 @@ class Matcher:
 
     # --- the proposal -------------------------------------------------------------------------
 
-    def propose(self, *, amount: Decimal, booked_on: date, payer_name: str, memo: str, reference: str = "") -> list[Proposal]:
+    def propose(
+        self, *, amount: Decimal, booked_on: date, payer_name: str, memo: str, reference: str = "", payer_account: str = ""
+    ) -> list[Proposal]:
         """Proposals for one incoming payment, best first. Empty for money out."""
         if amount <= 0:
             return []
         payer_key = normalise_name(payer_name)
-        known = self.known_hospitals(payer_key)
+        known = self.known_hospitals(payer_key, payer_account)
         open_known = [r for h in sorted(known) for r in self.by_hospital.get(h, []) if r.outstanding > 0]
+        named = sorted(
+            {r.id: r for number in sorted(references_in(f"{memo} {reference}")) for r in self.by_reference.get(number, []) if r.outstanding > 0}.values(),
+            key=due_order,
+        )
 
-        exact_known = [r for r in open_known if r.outstanding == amount and self.in_window(r, booked_on)]
-        if len(exact_known) == 1:
+        # 1. A contract or quote number in the memo wins: whoever paid, the payer says what for.
+        named_exact = [r for r in named if r.outstanding == amount]
+        if named_exact:
+            receivable = named_exact[0]
+            reasons = [_("附言中含单号 %(number)s") % {"number": receivable.deal_number or receivable.quote_number}]
+            reasons.append(_("金额与第 %(seq)d 期未收金额一致") % {"seq": receivable.sequence})
+            if len(named_exact) > 1:
+                reasons.append(_("另有 %(n)d 期同额，按最早到期的一期") % {"n": len(named_exact) - 1})
+            return [Proposal(kind="exact", confidence="high", score=100, reasons=reasons, allocations=[(receivable.id, amount)])]
+
+        # 2. Known payer and an instalment with exactly this amount in the window; equal
+        #    instalments resolve to the earliest due open one.
+        exact_known = sorted((r for r in open_known if r.outstanding == amount and self.in_window(r, booked_on)), key=due_order)
+        if exact_known:
             receivable = exact_known[0]
-            return [
-                Proposal(
-                    kind="exact",
-                    confidence="high",
-                    score=100,
-                    reasons=[
-                        _("已知付款方：%(name)s") % {"name": receivable.hospital_name},
-                        _("金额与第 %(seq)d 期未收金额完全一致且唯一") % {"seq": receivable.sequence},
-                        _("到账日期在到期日 %(due)s 的匹配窗口内") % {"due": receivable.due_date.isoformat()},
-                    ],
-                    allocations=[(receivable.id, amount)],
-                )
+            reasons = [
+                _("已知付款方：%(name)s") % {"name": receivable.hospital_name},
+                _("金额与第 %(seq)d 期未收金额完全一致") % {"seq": receivable.sequence},
             ]
+            if len(exact_known) > 1:
+                reasons.append(_("另有 %(n)d 期同额，按最早到期的一期") % {"n": len(exact_known) - 1})
+            if receivable.due_date:
+                reasons.append(_("到账日期在到期日 %(due)s 的匹配窗口内") % {"due": receivable.due_date.isoformat()})
+            return [Proposal(kind="exact", confidence="high", score=100, reasons=reasons, allocations=[(receivable.id, amount)])]
 
         # Candidates: the known payer's receivables, those named in the memo, similar names,
         # and any receivable with exactly this amount in the window.
-        named = [r for number in sorted(references_in(f"{memo} {reference}")) for r in self.by_reference.get(number, []) if r.outstanding > 0]
         referenced = {r.id for r in named}
         # A known payer is who paid; only an unknown one is compared with hospital names.
         similarity: dict[int, float] = {h: 1.0 for h in known} or dict(self.similar_hospitals(payer_key))
@@ -274,7 +383,7 @@ class Matcher:
         if self.in_window(r, booked_on):
             score += 5
         else:
-            reasons.append(_("到账日期不在到期日 %(due)s 的匹配窗口内") % {"due": r.due_date.isoformat()})
+            reasons.append(_("到账日期不在到期日 %(due)s 的匹配窗口内") % {"due": r.due_date.isoformat() if r.due_date else "—"})
         return score, reasons
 
     def _proposal(self, kind: str, score: int, reasons: list[str], allocations) -> Proposal:
@@ -292,7 +401,7 @@ class Matcher:
             strong = hospital_id in known or similarity.get(hospital_id, 0) >= 0.85
             if len(items) < 2 or not (strong or any(r.id in referenced for r in items)):
                 continue
-            items.sort(key=lambda r: (r.due_date, r.deal_id, r.sequence))
+            items.sort(key=due_order)
             base, reasons = self._score(items[0], amount, booked_on, similarity, known, referenced)
             exact = None
             for size in range(2, min(4, len(items)) + 1):

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value
@@ -20,7 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.models import Customer, Hospital, Product
+from salesops.guards import refuse_field_change, refuse_frozen_change
+from salesops.models import Customer, Hospital, Product, ProductLine
 
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -47,6 +49,12 @@ class CashSettings(models.Model):
     )
     match_days_after_due = models.PositiveSmallIntegerField(
         _("匹配窗口：到期后（天）"), default=365, help_text=_("医院付款常晚于到期日；超过此天数不再自动提议。")
+    )
+    push_min_share_percent = models.DecimalField(
+        _("回款推动最低比例（%）"),
+        default=Decimal("20.00"),
+        help_text=_("一期应收中已核实到账（银行流水或财务批准）的金额达到此比例，才计一次回款推动。"),
+        **PERCENT,
     )
     company_name = models.CharField(_("公司名称"), max_length=100, default="浙江安康医疗器械有限公司")
     company_address = models.CharField(_("公司地址"), max_length=200, default="浙江省杭州市滨江区江南大道 3888 号")
@@ -113,6 +121,7 @@ class QuoteStatus(models.TextChoices):
     REJECTED = "rejected", _("已拒绝")
     EXPIRED = "expired", _("已过期")
     SUPERSEDED = "superseded", _("已被新版本取代")
+    DISCARDED = "discarded", _("已作废")
 
 
 class QuoteVersionQuerySet(models.QuerySet):
@@ -140,6 +149,11 @@ class QuoteVersion(models.Model):
     rejected_at = models.DateTimeField(_("拒绝时间"), null=True, blank=True)
     expired_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
     superseded_at = models.DateTimeField(_("被取代时间"), null=True, blank=True)
+    discarded_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    closed_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
+    revised_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("修改自版本")
+    )
     history = HistoricalRecords()
 
     objects = QuoteVersionQuerySet.as_manager()
@@ -157,6 +171,16 @@ class QuoteVersion(models.Model):
     def is_editable(self) -> bool:
         """Only a draft changes; sending freezes a version for good."""
         return self.status == QuoteStatus.DRAFT
+
+    def save(self, *args, **kwargs):
+        # T7: a sent version changes only its status (forward) and that status's time, by any path.
+        refuse_frozen_change(
+            self,
+            is_frozen=lambda stored: stored["status"] != QuoteStatus.DRAFT,
+            mutable=("status", "confirmed_at", "rejected_at", "expired_at", "superseded_at"),
+            back_to=("status", QuoteStatus.DRAFT),
+        )
+        super().save(*args, **kwargs)
 
     @property
     def label(self) -> str:
@@ -301,6 +325,9 @@ class Deal(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("录入人")
     )
+    # Milestone dates the receivable plan's due rules read (C6); set on the deal page.
+    delivered_on = models.DateField(_("到货日期"), null=True, blank=True)
+    accepted_on = models.DateField(_("验收日期"), null=True, blank=True)
     history = HistoricalRecords()  # reps are fixed when the deal closes
 
     objects = DealQuerySet.as_manager()
@@ -325,14 +352,42 @@ class ReceivableQuerySet(models.QuerySet):
         return self.open().filter(due_date__lt=today or timezone.localdate())
 
 
+class Milestone(models.TextChoices):
+    PREPAYMENT = "prepayment", _("预付款")
+    DELIVERY = "delivery", _("到货款")
+    ACCEPTANCE = "acceptance", _("验收款")
+    WARRANTY = "warranty", _("质保金")
+    INSTALMENT = "instalment", _("分期款")
+
+
+class DueRule(models.TextChoices):
+    FIXED = "fixed", _("指定日期")
+    ON_SIGNING = "on_signing", _("签约后")
+    ON_DELIVERY = "on_delivery", _("到货后")
+    ON_ACCEPTANCE = "on_acceptance", _("验收后")
+    MONTHS_AFTER_ACCEPTANCE = "months_after_acceptance", _("验收后满 N 个月")
+
+
+class ReceivableFrozen(ValidationError):
+    """Money has arrived against the instalment: its terms no longer change."""
+
+
 class Receivable(models.Model):
-    """One instalment of a deal's receivable; `paid_amount` is kept equal to the sum of its payments
-    by `payment_record` (the only writer)."""
+    """One instalment of a deal's receivable (C6: a milestone with a due rule); `paid_amount` is kept
+    equal to the sum of its payments (reversals included) by the payment services, its only writer.
+    Once any payment exists the instalment's terms are frozen (`save` refuses a change)."""
+
+    FROZEN_FIELDS = ("deal_id", "sequence", "amount", "milestone", "percent", "due_rule", "offset_days", "offset_months")
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="receivables", verbose_name=_("交易"))
     sequence = models.PositiveSmallIntegerField(_("期次"), default=1)
+    milestone = models.CharField(_("节点"), max_length=12, choices=Milestone.choices, default=Milestone.INSTALMENT)
+    percent = models.DecimalField(_("比例（%）"), null=True, blank=True, **PERCENT)
     amount = models.DecimalField(_("应收金额"), **MONEY)
-    due_date = models.DateField(_("到期日"))
+    due_rule = models.CharField(_("到期规则"), max_length=24, choices=DueRule.choices, default=DueRule.FIXED)
+    offset_days = models.PositiveSmallIntegerField(_("账期（天）"), default=0)
+    offset_months = models.PositiveSmallIntegerField(_("间隔（月）"), default=0)
+    due_date = models.DateField(_("到期日"), null=True, blank=True, help_text=_("空：到货或验收日期未定"))
     paid_amount = models.DecimalField(_("已收金额"), default=ZERO, **MONEY)
     history = HistoricalRecords()
 
@@ -356,7 +411,27 @@ class Receivable(models.Model):
         return progress_percent(self.paid_amount, self.amount)
 
     def is_overdue(self, today: date | None = None) -> bool:
-        return self.paid_amount < self.amount and self.due_date < (today or timezone.localdate())
+        return self.paid_amount < self.amount and self.due_date is not None and self.due_date < (today or timezone.localdate())
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.pk is not None and self.payments.exists()
+
+    def save(self, *args, **kwargs):
+        """C6: once money arrived against this instalment, its terms are frozen for every path
+        (services, admin, a script); only `paid_amount` and the due date its rule computes move."""
+        if self.pk is not None and Payment.objects.filter(receivable_id=self.pk).exists():
+            stored = type(self).objects.filter(pk=self.pk).values(*self.FROZEN_FIELDS).first()
+            changed = [name for name in self.FROZEN_FIELDS if stored and stored[name] != getattr(self, name)]
+            if changed:
+                labels = "、".join(str(self._meta.get_field(name.removesuffix("_id")).verbose_name) for name in changed)
+                raise ReceivableFrozen(_("第 %(n)d 期已有回款，计划不能再修改（%(fields)s）。") % {"n": stored["sequence"], "fields": labels})
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.pk is not None and Payment.objects.filter(receivable_id=self.pk).exists():
+            raise ReceivableFrozen(_("第 %(n)d 期已有回款，不能删除。") % {"n": self.sequence})
+        return super().delete(*args, **kwargs)
 
 
 def progress_percent(paid: Decimal, total: Decimal) -> int:
@@ -386,6 +461,20 @@ class Payment(models.Model):
     statement_row = models.ForeignKey(
         "StatementRow", on_delete=models.PROTECT, null=True, blank=True, related_name="payments", verbose_name=_("银行流水")
     )
+    # C5: a wrong payment is never edited or deleted; a counter-entry (negative amount) reverses it.
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal", verbose_name=_("冲销的回款")
+    )
+    reason = models.CharField(_("冲销原因"), max_length=200, blank=True)
+    # T4: money is proven by a bank row or by finance's approval; the pusher is named by finance or a
+    # supervisor (never by themself), recorded here with who named them.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("财务核实人")
+    )
+    approved_at = models.DateTimeField(_("财务核实时间"), null=True, blank=True)
+    pusher_named_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("推动人指定人")
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -394,6 +483,47 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"¥{self.amount} {self.received_on}"
+
+    def save(self, *args, **kwargs):
+        # T7: recorded money never changes; a mistake is reversed by a counter-entry (C5).
+        refuse_field_change(self, ("amount", "receivable_id", "received_on", "recorded_by_id", "recorded_at"))
+        super().save(*args, **kwargs)
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+    @property
+    def is_verified(self) -> bool:
+        """Money the company demonstrably has: confirmed against a bank row or approved by finance."""
+        return self.statement_row_id is not None or self.approved_at is not None
+
+
+class PaymentCredit(models.Model):
+    """回款推动 earned once per instalment (T4): the payment whose verified money brought the
+    instalment to the minimum share, credited to the pusher someone else named. At most one active
+    credit per instalment (database constraint); revoking it (a reversal) appends the negative
+    activity and lets a later verified payment earn it again."""
+
+    receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="credits", verbose_name=_("应收款"))
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="credits", verbose_name=_("回款"))
+    pusher = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_credits", verbose_name=_("回款推动人"))
+    named_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("指定人"))
+    basis = models.CharField(_("核实方式"), max_length=10, choices=[("bank", _("银行流水")), ("finance", _("财务批准"))])
+    created_at = models.DateTimeField(_("计入时间"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    revoked_reason = models.CharField(_("撤销原因"), max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["receivable"], condition=Q(revoked_at__isnull=True), name="one_active_push_credit_per_instalment")
+        ]
+        verbose_name = verbose_name_plural = _("回款推动记录")
+
+    def __str__(self) -> str:
+        return f"{self.pusher} · {self.receivable}"
 
 
 # --- Bank statements (C3) ---------------------------------------------------------------------
@@ -496,9 +626,14 @@ class BankStatement(models.Model):
 class RowStatus(models.TextChoices):
     PROPOSED = "proposed", _("高置信度待确认")
     REVIEW = "review", _("待人工复核")
+    PARTIAL = "partial", _("部分分配")
     MATCHED = "matched", _("已确认回款")
-    IGNORED = "ignored", _("非回款，已忽略")
+    REFUNDED = "refunded", _("余额已退回")
+    IGNORED = "ignored", _("非我方款项")
     OUTGOING = "outgoing", _("支出")
+
+
+OPEN_ROW_STATUSES = ("proposed", "review", "partial")
 
 
 class StatementRow(models.Model):
@@ -521,7 +656,19 @@ class StatementRow(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("确认人")
     )
     decided_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    # C5: how much of the row is allocated to receivables (net of reversals) and how much was closed
+    # otherwise (refunded to the payer, or not ours); the rest is the remainder still to place.
+    allocated_amount = models.DecimalField(_("已分配金额"), default=ZERO, **MONEY)
+    closed_amount = models.DecimalField(_("已退回/非我方金额"), default=ZERO, **MONEY)
+    closed_as = models.CharField(_("余额处理"), max_length=10, blank=True)
+    closed_reason = models.CharField(_("处理说明"), max_length=200, blank=True)
     history = HistoricalRecords()
+
+    @property
+    def remainder(self) -> Decimal:
+        if self.amount <= 0:
+            return ZERO
+        return self.amount - self.allocated_amount - self.closed_amount
 
     class Meta:
         ordering = ["booked_on", "line_number"]
@@ -589,6 +736,7 @@ class PayerAlias(models.Model):
 
     payer_key = models.CharField(_("规范化户名"), max_length=200, unique=True)
     payer_name = models.CharField(_("对方户名"), max_length=200)
+    payer_account = models.CharField(_("对方账号"), max_length=80, blank=True, db_index=True)
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="payer_aliases", verbose_name=_("医院"))
     learned = models.BooleanField(_("确认匹配时学习"), default=False)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
@@ -606,3 +754,50 @@ class PayerAlias(models.Model):
 
         self.payer_key = normalise_name(self.payer_name)
         super().save(*args, **kwargs)
+
+
+# --- Receivable plan templates (C6) -----------------------------------------------------------
+
+
+class PlanTemplate(models.Model):
+    """A milestone plan ops keep per product line (e.g. 设备 30/40/20/10 with 质保金 12 months after
+    acceptance). Confirming a quote offers the templates of its product line."""
+
+    name = models.CharField(_("模板名称"), max_length=60, unique=True)
+    product_line = models.ForeignKey(
+        ProductLine, on_delete=models.PROTECT, null=True, blank=True, related_name="plan_templates", verbose_name=_("产品线"),
+        help_text=_("空：适用于所有产品线"),
+    )
+    is_default = models.BooleanField(_("该产品线默认"), default=False)
+    active = models.BooleanField(_("启用"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["product_line__name", "name"]
+        verbose_name = verbose_name_plural = _("回款计划模板")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlanTemplateItem(models.Model):
+    template = models.ForeignKey(PlanTemplate, on_delete=models.CASCADE, related_name="items", verbose_name=_("模板"))
+    order = models.PositiveSmallIntegerField(_("顺序"), default=1)
+    milestone = models.CharField(_("节点"), max_length=12, choices=Milestone.choices)
+    percent = models.DecimalField(_("比例（%）"), null=True, blank=True, **PERCENT)
+    amount = models.DecimalField(_("固定金额"), null=True, blank=True, **MONEY)
+    due_rule = models.CharField(_("到期规则"), max_length=24, choices=DueRule.choices)
+    offset_days = models.PositiveSmallIntegerField(_("账期（天）"), default=0)
+    offset_months = models.PositiveSmallIntegerField(_("间隔（月）"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["template", "order"]
+        verbose_name = verbose_name_plural = _("回款计划模板明细")
+
+    def __str__(self) -> str:
+        return f"{self.get_milestone_display()} {self.percent or self.amount}"
+
+    def clean(self) -> None:
+        if (self.percent is None) == (self.amount is None):
+            raise ValidationError(_("比例和固定金额二选一"))

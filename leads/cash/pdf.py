@@ -1,6 +1,7 @@
-"""The quote as a Chinese PDF (C1), through the shared helpers in `salesops.lib.pdf`: the TTF named by
-`PDF_TTF_FONT` is embedded when present, otherwise the CID font STSong-Light is used. Either way
-`pdftotext` extracts the Chinese text (tests check the customer name and the 大写金额)."""
+"""The quote as a Chinese PDF (C1, C8), through the shared helpers in `salesops.lib.pdf`: the TTF named
+by `PDF_TTF_FONT` (default: WenQuanYi Zen Hei) is embedded, so any viewer shows the Chinese; with
+PDF_TTF_FONT="" the CID font STSong-Light is used. Tests render the page to PNG (pdftoppm) and look
+for glyph pixels where the Chinese text is, besides extracting it with pdftotext."""
 
 from __future__ import annotations
 
@@ -26,7 +27,13 @@ def _amount(value) -> str:
 
 
 def _percent(value) -> str:
+    """A discount: "—" when there is none."""
     return f"{value.normalize():f}%" if value else "—"
+
+
+def _rate(value) -> str:
+    """A tax rate always prints, 0 % included (a 0 % VAT line is a fact, not a blank)."""
+    return f"{value.normalize():f}%" if value else "0%"
 
 
 def quote_pdf(version: QuoteVersion) -> bytes:
@@ -73,7 +80,7 @@ def quote_pdf(version: QuoteVersion) -> bytes:
                     _amount(line.unit_price),
                     _percent(line.discount_percent),
                     _amount(line.line_subtotal),
-                    _percent(line.tax_rate_percent),
+                    _rate(line.tax_rate_percent),
                     _amount(line.line_tax),
                     _amount(line.line_total),
                 )

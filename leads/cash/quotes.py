@@ -7,10 +7,10 @@ Rounding rule (what the PDF and every total show): per line,
 and a version's subtotal / tax / total are the sums of its lines' rounded figures, so the lines on
 the paper always add up to the total on the paper.
 
-Lifecycle: draft → sent → confirmed | rejected | expired. Only a draft changes. Sending freezes
-the version; revising a sent (or rejected/expired) quote creates the next draft (v2, v3 …) with a
-copy of the lines; sending that draft marks the earlier sent version `superseded`. Confirming a
-version supersedes any later draft. Every step stamps its time.
+Lifecycle: the one table in `leads.cash.lifecycle` (TRANSITIONS). Only a draft changes. Sending
+freezes the version; revising a sent (or rejected/expired) version creates the next draft at current
+list prices; sending that draft marks the earlier sent version `superseded`. Confirming or losing
+the sent version closes an open draft with the reason. Every step stamps its time.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from salesops.lib.money import to_cents
 from salesops.models import ActivityKind, Customer, Product, Role
 from salesops.notifications import notification_enqueue
 
+from . import lifecycle
+from .lifecycle import QuoteAction
 from .models import (
     ZERO,
     ApprovalStatus,
@@ -237,6 +239,7 @@ def quote_version_send(*, version: QuoteVersion, by, at: datetime | None = None)
     at = at or timezone.now()
     version = QuoteVersion.objects.select_for_update().select_related("quote__customer").get(pk=version.pk)
     _ensure_draft(version)
+    lifecycle.target(version, QuoteAction.SEND)
     if not version.lines.exists():
         raise ValidationError(_("报价没有明细，不能发送"))
     if needs_approval(version):
@@ -247,10 +250,8 @@ def quote_version_send(*, version: QuoteVersion, by, at: datetime | None = None)
     if version.valid_until and version.valid_until < timezone.localtime(at).date():
         raise ValidationError({"valid_until": _("有效期已过，请先修改有效期")})
     for earlier in version.quote.versions.filter(status=QuoteStatus.SENT, version__lt=version.version):
-        earlier.status, earlier.superseded_at = QuoteStatus.SUPERSEDED, at
-        earlier.save(update_fields=["status", "superseded_at"])
-    version.status, version.sent_at = QuoteStatus.SENT, at
-    version.save(update_fields=["status", "sent_at"])
+        lifecycle.move(earlier, QuoteAction.SUPERSEDE, at, reason=_("已发送新版本 v%(n)d") % {"n": version.version})
+    lifecycle.move(version, QuoteAction.SEND, at)
     quote = version.quote
     activity_append(
         rep=quote.rep,
@@ -264,45 +265,78 @@ def quote_version_send(*, version: QuoteVersion, by, at: datetime | None = None)
 
 
 @transaction.atomic
-def quote_revise(*, quote: Quote, by, at: datetime | None = None) -> QuoteVersion:
-    """The next draft version, a copy of the latest one. An open draft is returned as is."""
+def quote_revise(*, quote: Quote, by, source: QuoteVersion | None = None, at: datetime | None = None) -> QuoteVersion:
+    """The next draft (v n+1) from `source` (default: the latest sent/rejected/expired version) at
+    CURRENT list prices: quantities, discounts and tax rates are copied, unit prices, model names
+    and units come from today's price list; discontinued products are left out (the caller reads `draft.dropped`). An open draft is returned as is."""
     at = at or timezone.now()
     quote = Quote.objects.select_for_update().get(pk=quote.pk)
-    latest = quote.versions.order_by("-version").first()
-    if latest.status == QuoteStatus.DRAFT:
-        return latest
-    if latest.status == QuoteStatus.CONFIRMED:
+    versions = list(quote.versions.all())
+    open_draft = next((v for v in versions if v.status == QuoteStatus.DRAFT), None)
+    if open_draft is not None:
+        open_draft.dropped = []
+        return open_draft
+    if any(v.status == QuoteStatus.CONFIRMED for v in versions):
         raise ValidationError(_("报价已确认，不能再修改"))
+    if source is None:
+        source = lifecycle.version_for(versions, QuoteAction.REVISE)
+        if source is None:
+            raise ValidationError(_("没有可以修改的版本（需为已发送、已拒绝或已过期）"))
+    elif source.quote_id != quote.pk:
+        raise ValidationError(_("版本不属于该报价"))
+    lifecycle.target(source, QuoteAction.REVISE)
     settings = CashSettings.load()
     draft = QuoteVersion.objects.create(
         quote=quote,
-        version=latest.version + 1,
+        version=max(v.version for v in versions) + 1,
         valid_until=timezone.localtime(at).date() + timedelta(days=settings.quote_validity_days),
-        note=latest.note,
+        note=source.note,
         created_by=by,
         created_at=at,
+        revised_from=source,
     )
-    copied = ("product_id", "product_model", "product_name", "unit", "quantity", "unit_price", "discount_percent")
-    copied += ("tax_rate_percent", "line_subtotal", "line_tax", "line_total")
-    for line in latest.lines.all():
-        QuoteLine.objects.create(version=draft, **{name: getattr(line, name) for name in copied})
-    return _reprice(draft)
+    dropped = []
+    for line in source.lines.select_related("product"):
+        product = line.product
+        if not product.active:
+            dropped.append(line.product_model)
+            continue
+        new_line = QuoteLine(
+            version=draft,
+            product=product,
+            product_model=product.model_number,
+            product_name=product.name,
+            unit=product.unit,
+            quantity=line.quantity,
+            unit_price=product.list_price,
+            discount_percent=line.discount_percent,
+            tax_rate_percent=line.tax_rate_percent,
+        )
+        new_line.line_subtotal, new_line.line_tax, new_line.line_total = price_line(
+            new_line.quantity, new_line.unit_price, new_line.discount_percent, new_line.tax_rate_percent
+        )
+        new_line.save()
+    draft = _reprice(draft)
+    draft.dropped = dropped
+    return draft
+
+
+def _close_drafts(version: QuoteVersion, at: datetime, reason: str) -> None:
+    for draft in version.quote.versions.filter(status=QuoteStatus.DRAFT).exclude(pk=version.pk):
+        lifecycle.move(draft, QuoteAction.CLOSE, at, reason=reason)
 
 
 @transaction.atomic
 def quote_version_confirm(*, version: QuoteVersion, by, at: datetime | None = None) -> QuoteVersion:
-    """The customer accepted this version: `quote_confirmed`; later drafts are superseded."""
+    """The customer accepted this version: `quote_confirmed`; an open draft is closed with the reason."""
     at = at or timezone.now()
     version = QuoteVersion.objects.select_for_update().select_related("quote__customer").get(pk=version.pk)
     if version.status != QuoteStatus.SENT:
         raise ValidationError(_("只有已发送的报价可以确认（当前：%(status)s）") % {"status": version.get_status_display()})
     if version.valid_until and version.valid_until < timezone.localtime(at).date():
         raise ValidationError(_("报价已过有效期（%(date)s），请重新报价") % {"date": version.valid_until})
-    version.status, version.confirmed_at = QuoteStatus.CONFIRMED, at
-    version.save(update_fields=["status", "confirmed_at"])
-    for other in version.quote.versions.exclude(pk=version.pk).filter(status__in=[QuoteStatus.DRAFT, QuoteStatus.SENT]):
-        other.status, other.superseded_at = QuoteStatus.SUPERSEDED, at
-        other.save(update_fields=["status", "superseded_at"])
+    lifecycle.move(version, QuoteAction.CONFIRM, at)
+    _close_drafts(version, at, _("客户已确认 v%(n)d") % {"n": version.version})
     activity_append(
         rep=version.quote.rep,
         kind=ActivityKind.QUOTE_CONFIRMED,
@@ -316,12 +350,27 @@ def quote_version_confirm(*, version: QuoteVersion, by, at: datetime | None = No
 
 @transaction.atomic
 def quote_version_reject(*, version: QuoteVersion, by, at: datetime | None = None) -> QuoteVersion:
+    """The customer said no to this version. An open draft stays: it is usually the answer."""
     at = at or timezone.now()
     version = QuoteVersion.objects.select_for_update().get(pk=version.pk)
     if version.status != QuoteStatus.SENT:
         raise ValidationError(_("只有已发送的报价可以标记为拒绝（当前：%(status)s）") % {"status": version.get_status_display()})
-    version.status, version.rejected_at = QuoteStatus.REJECTED, at
-    version.save(update_fields=["status", "rejected_at"])
+    lifecycle.move(version, QuoteAction.REJECT, at)
+    return version
+
+
+@transaction.atomic
+def quote_version_discard(*, version: QuoteVersion, by, reason: str = "", at: datetime | None = None) -> QuoteVersion:
+    """A draft nobody will send is discarded (kept, read-only, with the reason)."""
+    at = at or timezone.now()
+    version = QuoteVersion.objects.select_for_update().get(pk=version.pk)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("请填写作废原因")})
+    lifecycle.move(version, QuoteAction.DISCARD, at, reason=reason)
+    for approval in version.approvals.filter(status=ApprovalStatus.PENDING):
+        approval.status, approval.decided_at, approval.decision_note = ApprovalStatus.REJECTED, at, _("草稿已作废")
+        approval.save(update_fields=["status", "decided_at", "decision_note"])
     return version
 
 
@@ -335,8 +384,7 @@ def quote_versions_expire(*, now: datetime | None = None) -> int:
             version = QuoteVersion.objects.select_for_update().get(pk=pk)
             if version.status != QuoteStatus.SENT:  # confirmed meanwhile, or a second run
                 continue
-            version.status, version.expired_at = QuoteStatus.EXPIRED, now
-            version.save(update_fields=["status", "expired_at"])
+            lifecycle.move(version, QuoteAction.EXPIRE, now)
             expired += 1
     return expired
 
@@ -393,6 +441,8 @@ def discount_approval_decide(*, approval: DiscountApproval, approve: bool, by, n
     approval = DiscountApproval.objects.select_for_update().select_related("version__quote__customer").get(pk=approval.pk)
     if approval.status != ApprovalStatus.PENDING:
         raise ValidationError(_("该审批已处理（%(status)s）") % {"status": approval.get_status_display()})
+    if approval.version.status != QuoteStatus.DRAFT:
+        raise ValidationError(_("该版本已%(status)s，审批不再需要") % {"status": approval.version.get_status_display()})
     if approval.requested_by_id == by.pk:
         raise ValidationError(_("不能审批自己的申请"))
     if approve and approval.version.max_discount_percent() > approval.discount_percent:

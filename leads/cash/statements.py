@@ -18,13 +18,14 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from .bankfiles import ParsedRow, StatementFileError, UnknownLayout, parse_statement
 from .deals import payment_record
 from .layouts import known_layouts
-from .matching import Matcher, normalise_name
+from .matching import Matcher, _account_key, normalise_name
 from .models import (
     BankAccount,
     BankStatement,
@@ -153,7 +154,9 @@ def _write_rows(statement: BankStatement, parsed_rows: list[ParsedRow], skipped:
     for key, row in keyed:
         if key in existing:
             continue
-        proposals = matcher.propose(amount=row.amount, booked_on=row.booked_on, payer_name=row.payer_name, memo=row.memo, reference=row.reference)
+        proposals = matcher.propose(
+            amount=row.amount, booked_on=row.booked_on, payer_name=row.payer_name, memo=row.memo, reference=row.reference, payer_account=row.payer_account
+        )
         if row.amount <= 0:
             status = RowStatus.OUTGOING
         elif proposals and proposals[0].confidence == "high":
@@ -216,41 +219,91 @@ def _write_rows(statement: BankStatement, parsed_rows: list[ParsedRow], skipped:
 # --- A person decides -----------------------------------------------------------------------------
 
 
+OPEN_STATUSES = (RowStatus.PROPOSED, RowStatus.REVIEW, RowStatus.PARTIAL)
+
+
+def _open_row(row: StatementRow) -> StatementRow:
+    row = StatementRow.objects.select_for_update().get(pk=row.pk)
+    if row.status not in OPEN_STATUSES or row.remainder <= 0:
+        raise ValidationError(_("这笔流水已处理（%(status)s）") % {"status": row.get_status_display()})
+    return row
+
+
+def _status_after(row: StatementRow) -> str:
+    """Open while a remainder is left; otherwise matched, refunded or not ours."""
+    if row.remainder > 0:
+        return RowStatus.PARTIAL if (row.allocated_amount or row.closed_amount) else RowStatus.REVIEW
+    if row.closed_amount and row.closed_as == RowStatus.REFUNDED:
+        return RowStatus.REFUNDED
+    if row.closed_amount and not row.allocated_amount:
+        return RowStatus.IGNORED
+    return RowStatus.MATCHED
+
+
+def statement_row_recount(*, row: StatementRow, at=None) -> StatementRow:
+    """Allocated = the net of the row's payments (a reversal gives its part back to the remainder)."""
+    row = StatementRow.objects.select_for_update().get(pk=row.pk)
+    row.allocated_amount = row.payments.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    row.status = _status_after(row)
+    row.save(update_fields=["allocated_amount", "status"])
+    return row
+
+
+def payer_alias_learn(*, row: StatementRow, hospital_id: int) -> None:
+    """Every confirmed match teaches the payer name (and its account) for next time; a name or an
+    account already known for another hospital is left alone (ops decide in admin)."""
+    account = _account_key(row.payer_account)
+    alias = PayerAlias.objects.filter(payer_key=row.payer_key).first() if row.payer_key else None
+    if row.payer_key and alias is None:
+        alias = PayerAlias.objects.create(payer_name=row.payer_name, payer_account=account, hospital_id=hospital_id, learned=True)
+    elif alias is not None and alias.hospital_id == hospital_id and account and not alias.payer_account:
+        alias.payer_account = account
+        alias.save(update_fields=["payer_account"])
+    if account and not PayerAlias.objects.filter(payer_account=account).exists():
+        # The same account under a differently spelled name is still that hospital's account.
+        if alias is None or alias.hospital_id != hospital_id or (alias.payer_account and alias.payer_account != account):
+            name = f"{row.payer_name or _('账户')} #{account}"
+            PayerAlias.objects.create(payer_name=name[:200], payer_account=account, hospital_id=hospital_id, learned=True)
+
+
 @transaction.atomic
 def statement_row_confirm(*, row: StatementRow, allocations: list[tuple[Receivable, Decimal]], by, pushed_by=None, proposal: MatchProposal | None = None) -> list:
-    """Record one payment per allocation from this bank row. The row is used at most once; the
-    allocations may not exceed the row's amount or any instalment's outstanding amount."""
-    row = StatementRow.objects.select_for_update().get(pk=row.pk)
-    if row.status not in (RowStatus.PROPOSED, RowStatus.REVIEW):
-        raise ValidationError(_("这笔流水已处理（%(status)s）") % {"status": row.get_status_display()})
+    """Record one payment per allocation from this bank row (C5: part of the row may stay open; its
+    remainder shows until it is allocated, refunded or marked not ours). Allocations may not exceed
+    the remainder or any instalment's outstanding amount. The pusher defaults to the deal owner,
+    named by the person confirming — unless that is the owner themself (T4: nobody names themself)."""
+    row = _open_row(row)
     allocations = [(receivable, amount) for receivable, amount in allocations if amount]
     if not allocations:
         raise ValidationError(_("请至少选择一笔应收并填写金额"))
     total = sum((amount for _receivable, amount in allocations), Decimal("0"))
-    if total > row.amount:
-        raise ValidationError(_("分配合计 %(total)s 超过流水金额 %(amount)s") % {"total": total, "amount": row.amount})
+    if total > row.remainder:
+        raise ValidationError(_("分配合计 %(total)s 超过流水未分配金额 %(amount)s") % {"total": total, "amount": row.remainder})
     payments = []
     reference = row.reference or _("银行流水 %(date)s %(payer)s") % {"date": row.booked_on, "payer": row.payer_name}
     for receivable, amount in allocations:
+        owner = receivable.deal.owner
+        pusher = pushed_by or (owner if owner.pk != by.pk else None)
         payments.append(
             payment_record(
                 receivable=receivable,
                 amount=amount,
                 received_on=row.booked_on,
                 by=by,
-                pushed_by=pushed_by or receivable.deal.owner,
+                pushed_by=pusher,
                 reference=reference,
                 statement_row=row,
             )
         )
-    row.status, row.decided_by, row.decided_at = RowStatus.MATCHED, by, timezone.now()
-    row.save(update_fields=["status", "decided_by", "decided_at"])
+    row = statement_row_recount(row=row)
+    row.decided_by, row.decided_at = by, timezone.now()
+    row.save(update_fields=["decided_by", "decided_at"])
     for other in row.match_proposals.filter(status=ProposalStatus.OPEN):
         other.status = ProposalStatus.CONFIRMED if proposal and other.pk == proposal.pk else ProposalStatus.DISMISSED
         other.save(update_fields=["status"])
     hospitals = {receivable.deal.hospital_id for receivable, _amount in allocations}
-    if row.payer_key and len(hospitals) == 1 and not PayerAlias.objects.filter(payer_key=row.payer_key).exists():
-        PayerAlias.objects.create(payer_name=row.payer_name, hospital_id=hospitals.pop(), learned=True)
+    if len(hospitals) == 1:
+        payer_alias_learn(row=row, hospital_id=hospitals.pop())
     return payments
 
 
@@ -259,15 +312,28 @@ def match_proposal_confirm(*, proposal: MatchProposal, by, pushed_by=None) -> li
     return statement_row_confirm(row=proposal.row, allocations=allocations, by=by, pushed_by=pushed_by, proposal=proposal)
 
 
-@transaction.atomic
-def statement_row_ignore(*, row: StatementRow, by) -> StatementRow:
-    """Not a customer payment (interest, refund, a transfer between our accounts)."""
-    row = StatementRow.objects.select_for_update().get(pk=row.pk)
-    if row.status not in (RowStatus.PROPOSED, RowStatus.REVIEW):
-        raise ValidationError(_("这笔流水已处理（%(status)s）") % {"status": row.get_status_display()})
-    row.status, row.decided_by, row.decided_at = RowStatus.IGNORED, by, timezone.now()
-    row.save(update_fields=["status", "decided_by", "decided_at"])
+def _close_remainder(row: StatementRow, by, reason: str, closed_as: str) -> StatementRow:
+    row.closed_amount += row.remainder
+    row.closed_as, row.closed_reason = closed_as, (reason or "").strip()[:200]
+    row.status = _status_after(row)
+    row.decided_by, row.decided_at = by, timezone.now()
+    row.save(update_fields=["closed_amount", "closed_as", "closed_reason", "status", "decided_by", "decided_at"])
     for proposal in row.match_proposals.filter(status=ProposalStatus.OPEN):
         proposal.status = ProposalStatus.DISMISSED
         proposal.save(update_fields=["status"])
     return row
+
+
+@transaction.atomic
+def statement_row_ignore(*, row: StatementRow, by, reason: str = "") -> StatementRow:
+    """The (remaining) money is not ours to book: interest, a transfer between our accounts, a
+    payment meant for someone else. Kept, with who decided and why."""
+    return _close_remainder(_open_row(row), by, reason, RowStatus.IGNORED)
+
+
+@transaction.atomic
+def statement_row_refund(*, row: StatementRow, by, reason: str) -> StatementRow:
+    """The remainder was paid back to the payer (an overpayment)."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("请填写退回说明（如退款流水号）")})
+    return _close_remainder(_open_row(row), by, reason, RowStatus.REFUNDED)

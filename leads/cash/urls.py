@@ -19,6 +19,7 @@ urlpatterns: list = [
     path("quotes/<int:pk>/send/", views.quote_send, name="quote_send"),
     path("quotes/<int:pk>/revise/", views.quote_revise, name="quote_revise"),
     path("quotes/<int:pk>/reject/", views.quote_reject, name="quote_reject"),
+    path("quotes/<int:pk>/discard/", views.quote_discard, name="quote_discard"),
     path("quotes/<int:pk>/confirm/", views.quote_confirm, name="quote_confirm"),
     path("quotes/<int:pk>/lost/", views.quote_lost, name="quote_lost"),
     path("quotes/<int:pk>/approval/", views.approval_request, name="approval_request"),
@@ -29,6 +30,10 @@ urlpatterns: list = [
     path("deals/", views.deal_list, name="deal_list"),
     path("deals/<int:pk>/", views.deal_detail, name="deal_detail"),
     path("deals/<int:pk>/payments/", views.payment_new, name="payment_new"),
+    path("deals/<int:pk>/payments/<int:payment_pk>/reverse/", views.payment_reverse, name="payment_reverse"),
+    path("deals/<int:pk>/payments/<int:payment_pk>/verify/", views.payment_verify, name="payment_verify"),
+    path("deals/<int:pk>/plan/", views.plan_edit, name="plan_edit"),
+    path("deals/<int:pk>/dates/", views.deal_dates, name="deal_dates"),
     path("receivables/", views.receivable_list, name="receivable_list"),
     path("overdue/", views.overdue, name="overdue"),
     # Bank statements (C3)
@@ -41,4 +46,5 @@ urlpatterns: list = [
     path("review/<int:pk>/confirm/", views.row_confirm, name="row_confirm"),
     path("review/<int:pk>/allocate/", views.row_allocate, name="row_allocate"),
     path("review/<int:pk>/ignore/", views.row_ignore, name="row_ignore"),
+    path("review/<int:pk>/refund/", views.row_refund, name="row_refund"),
 ]

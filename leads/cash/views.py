@@ -8,7 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,8 +21,13 @@ from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, users_visible_to
 
-from . import access, deals, quotes, statements
+from . import access, deals, lifecycle, quotes, statements
+from .lifecycle import QuoteAction
 from .forms import (
+    MilestoneDatesForm,
+    PlanItemFormSet,
+    ReasonForm,
+    VerifyForm,
     AllocationFormSet,
     ApprovalDecisionForm,
     ApprovalRequestForm,
@@ -43,7 +49,10 @@ from .models import (
     DealStatus,
     MatchAllocation,
     MatchProposal,
+    OPEN_ROW_STATUSES,
+    DueRule,
     Payment,
+    PaymentCredit,
     ProposalStatus,
     Quote,
     QuoteStatus,
@@ -142,6 +151,8 @@ def _quote_context(request: HttpRequest, quote: Quote, version: QuoteVersion, **
     approvals = list(version.approvals.select_related("requested_by", "decided_by"))
     pending = next((a for a in approvals if a.status == ApprovalStatus.PENDING), None)
     latest = versions[0]
+    deal = Deal.objects.filter(quote_version__quote=quote).first()
+    actions = lifecycle.actions_for(versions, closed=deal is not None) if can_change else {}
     context = {
         "quote": quote,
         "version": version,
@@ -160,7 +171,9 @@ def _quote_context(request: HttpRequest, quote: Quote, version: QuoteVersion, **
         "can_decide": bool(pending and access.can_decide_approval(request.user, pending)),
         "approval_form": ApprovalRequestForm(),
         "decision_form": ApprovalDecisionForm(),
-        "deal": Deal.objects.filter(quote_version=version).first(),
+        "deal": deal,
+        "actions": {action: item for action, item in actions.items()},
+        "revisable": [item for item in versions if lifecycle.allowed(item.status, QuoteAction.REVISE)] if QuoteAction.REVISE in actions else [],
         "hours_waiting": version.hours_waiting(),
         "line_errors": {},
         "errors": [],
@@ -276,50 +289,91 @@ def version_update(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("cash:quote_detail", quote.pk)
 
 
-def _act(request: HttpRequest, quote: Quote, action, success: str, **kwargs) -> HttpResponse:
+def _act(request: HttpRequest, quote: Quote, service, success: str, **kwargs) -> HttpResponse:
     try:
-        action(**kwargs)
+        service(**kwargs)
         messages.success(request, success)
     except ValidationError as exc:
         _flash_errors(request, exc)
     return redirect("cash:quote_detail", quote.pk)
 
 
+def _version_for(request: HttpRequest, quote: Quote, action: str) -> QuoteVersion | None:
+    """The version a page action applies to (lifecycle.version_for); a flash message when none."""
+    version = lifecycle.version_for(list(quote.versions.all()), action)
+    if version is None:
+        messages.error(request, _("当前没有可以%(action)s的版本。") % {"action": QuoteAction(action).label})
+    return version
+
+
 @login_required
 @require_POST
 def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
     quote = access.get_quote_for_user(request, pk, write=True)
-    return _act(request, quote, quotes.quote_version_send, _("报价已发送，版本已冻结。"), version=quote.latest_version(), by=request.user)
+    version = _version_for(request, quote, QuoteAction.SEND)
+    if version is None:
+        return redirect("cash:quote_detail", quote.pk)
+    return _act(request, quote, quotes.quote_version_send, _("报价已发送，版本已冻结。"), version=version, by=request.user)
 
 
 @login_required
 @require_POST
 def quote_revise(request: HttpRequest, pk: int) -> HttpResponse:
+    """The next draft at current list prices, from the version named in `from` (default: the latest
+    sent/rejected/expired one)."""
     quote = access.get_quote_for_user(request, pk, write=True)
-    return _act(request, quote, quotes.quote_revise, _("已生成新版本草稿。"), quote=quote, by=request.user)
+    source = None
+    number = request.POST.get("from", "")
+    if number:
+        source = quote.versions.filter(version=number).first() if number.isdigit() else None
+        if source is None:
+            messages.error(request, _("版本 v%(n)s 不存在") % {"n": number[:10]})
+            return redirect("cash:quote_detail", quote.pk)
+    try:
+        draft = quotes.quote_revise(quote=quote, by=request.user, source=source)
+    except ValidationError as exc:
+        _flash_errors(request, exc)
+        return redirect("cash:quote_detail", quote.pk)
+    messages.success(request, _("已生成新版本草稿 v%(n)d（按现行价目表定价）。") % {"n": draft.version})
+    if draft.dropped:
+        messages.warning(request, _("以下产品已停售，未带入新版本：%(models)s") % {"models": "、".join(draft.dropped)})
+    return redirect("cash:quote_detail", quote.pk)
 
 
 @login_required
 @require_POST
 def quote_reject(request: HttpRequest, pk: int) -> HttpResponse:
     quote = access.get_quote_for_user(request, pk, write=True)
-    return _act(request, quote, quotes.quote_version_reject, _("已标记为客户拒绝。"), version=quote.latest_version(), by=request.user)
+    version = _version_for(request, quote, QuoteAction.REJECT)
+    if version is None:
+        return redirect("cash:quote_detail", quote.pk)
+    return _act(request, quote, quotes.quote_version_reject, _("已标记为客户拒绝。"), version=version, by=request.user)
+
+
+@login_required
+@require_POST
+def quote_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = access.get_quote_for_user(request, pk, write=True)
+    version = _version_for(request, quote, QuoteAction.DISCARD)
+    if version is None:
+        return redirect("cash:quote_detail", quote.pk)
+    reason = request.POST.get("reason", "")[:200]
+    return _act(request, quote, quotes.quote_version_discard, _("草稿已作废。"), version=version, by=request.user, reason=reason)
 
 
 @login_required
 def quote_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    """The customer confirmed: the version is confirmed and the won deal with its plan is created."""
+    """The customer confirmed the latest sent version: it is confirmed and the won deal with its
+    receivable plan is created (an open draft is closed)."""
     quote = access.get_quote_for_user(request, pk, write=True)
-    version = quote.latest_version()
-    if version.status != QuoteStatus.SENT:
-        messages.error(request, _("只有已发送的报价可以确认（当前：%(status)s）") % {"status": version.get_status_display()})
+    version = _version_for(request, quote, QuoteAction.CONFIRM)
+    if version is None:
         return redirect("cash:quote_detail", quote.pk)
-    form = ConfirmForm(request.POST or None)
+    form = ConfirmForm(request.POST or None, version=version)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        plan = deals.default_plan(version.total, data["instalments"], data["first_due"], data["months_apart"])
         try:
             with transaction.atomic():
+                plan = form.plan()
                 quotes.quote_version_confirm(version=version, by=request.user)
                 deal = deals.deal_win(version=version, by=request.user, plan=plan)
         except ValidationError as exc:
@@ -327,13 +381,15 @@ def quote_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("报价已确认，已生成赢单 %(number)s。") % {"number": deal.number})
             return redirect("cash:deal_detail", deal.pk)
-    return render(request, "cash/quote_confirm.html", {"quote": quote, "version": version, "form": form})
+    return render(request, "cash/quote_confirm.html", {"quote": quote, "version": version, "form": form}, status=400 if form.errors else 200)
 
 
 @login_required
 def quote_lost(request: HttpRequest, pk: int) -> HttpResponse:
     quote = access.get_quote_for_user(request, pk, write=True)
-    version = quote.latest_version()
+    version = _version_for(request, quote, QuoteAction.LOSE)
+    if version is None:
+        return redirect("cash:quote_detail", quote.pk)
     form = LostForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -346,17 +402,18 @@ def quote_lost(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("已记录丢单：%(reason)s") % {"reason": deal.lost_reason})
             return redirect("cash:quote_detail", quote.pk)
-    return render(request, "cash/quote_lost.html", {"quote": quote, "version": version, "form": form})
+    return render(request, "cash/quote_lost.html", {"quote": quote, "version": version, "form": form}, status=400 if form.errors else 200)
 
 
 @login_required
 def quote_diff(request: HttpRequest, pk: int) -> HttpResponse:
     quote = access.get_quote_for_user(request, pk)
-    versions = list(quote.versions.order_by("version"))
+    versions = list(quote.versions.select_related("revised_from").order_by("version"))
     by_number = {v.version: v for v in versions}
     try:
         new_number = int(request.GET.get("b") or versions[-1].version)
-        old_number = int(request.GET.get("a") or max(new_number - 1, versions[0].version))
+        default_old = by_number[new_number].revised_from.version if new_number in by_number and by_number[new_number].revised_from_id else max(new_number - 1, versions[0].version)
+        old_number = int(request.GET.get("a") or default_old)
     except ValueError:
         raise Http404("version")
     if old_number not in by_number or new_number not in by_number:
@@ -439,19 +496,60 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     return render(request, "cash/deal_list.html", {"page": page, "status": status, "query": query, "statuses": DealStatus.choices})
 
 
-def _deal_context(request: HttpRequest, deal: Deal, payment_form=None) -> dict:
-    receivables = list(deal.receivables.order_by("sequence"))
+def _plan_initial(receivables) -> list[dict]:
+    return [
+        {
+            "receivable_id": r.pk,
+            "milestone": r.milestone,
+            "percent": r.percent,
+            "amount": None if r.percent is not None else r.amount,
+            "due_rule": r.due_rule,
+            "offset_days": r.offset_days,
+            "offset_months": r.offset_months,
+            "due_date": r.due_date if r.due_rule == DueRule.FIXED else None,
+        }
+        for r in receivables
+        if not r.frozen
+    ]
+
+
+def _deal_context(request: HttpRequest, deal: Deal, payment_form=None, plan_formset=None, dates_form=None) -> dict:
+    receivables = list(deal.receivables.annotate(payment_count=Count("payments")).order_by("sequence"))
     today = timezone.localdate()
     for receivable in receivables:
         receivable.overdue = receivable.is_overdue(today)
+        receivable.frozen = bool(receivable.payment_count)
     can_change = access.can_change_deal(request.user, deal)
+    may_reverse = access.can_reverse_payments(request.user)
+    payments = list(
+        Payment.objects.filter(receivable__deal=deal)
+        .select_related("receivable", "pushed_by", "recorded_by", "approved_by", "reverses")
+        .annotate(reversal_count=Count("reversal"))
+    )
+    for payment in payments:
+        payment.reversed = bool(payment.reversal_count)
+        payment.can_reverse = may_reverse and not payment.is_reversal and not payment.reversed
+        payment.can_verify = (
+            not payment.is_reversal
+            and not payment.reversed
+            and ((not payment.is_verified and access.is_finance(request.user)) or (payment.is_verified and not payment.pushed_by_id and is_manager(request.user)))
+        )
+    deal_credits = PaymentCredit.objects.filter(receivable__deal=deal).select_related("pusher", "named_by", "receivable")
     return {
         "deal": deal,
         "progress": deals.deal_progress(deal),
         "receivables": receivables,
-        "payments": Payment.objects.filter(receivable__deal=deal).select_related("receivable", "pushed_by", "recorded_by"),
+        "payments": payments,
+        "credits": list(deal_credits),
         "reps": deal.reps.all().order_by("username"),
         "can_change": can_change,
+        "can_edit_plan": can_change and deal.status == DealStatus.WON,
+        "plan_formset": plan_formset
+        if plan_formset is not None
+        else PlanItemFormSet(initial=_plan_initial(receivables), prefix="plan"),
+        "dates_form": dates_form if dates_form is not None else MilestoneDatesForm(initial={"delivered_on": deal.delivered_on, "accepted_on": deal.accepted_on}),
+        "verify_form": VerifyForm(deal=deal, user=request.user) if is_manager(request.user) else None,
+        "reason_form": ReasonForm(),
         "payment_form": payment_form if payment_form is not None else (PaymentForm(deal=deal, user=request.user) if can_change else None),
     }
 
@@ -467,7 +565,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
-    """回款: finance or a rep records money received; the pushing rep is credited."""
+    """回款: finance or a rep records money received; finance or a supervisor names the pusher."""
     deal = access.get_deal_for_user(request, pk, write=True)
     form = PaymentForm(request.POST, deal=deal, user=request.user)
     if form.is_valid():
@@ -478,7 +576,7 @@ def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
                 amount=data["amount"],
                 received_on=data["received_on"],
                 by=request.user,
-                pushed_by=data["pushed_by"],
+                pushed_by=data.get("pushed_by"),
                 reference=data["reference"],
             )
         except ValidationError as exc:
@@ -491,6 +589,89 @@ def payment_new(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx and form is not None:
         return render(request, "cash/deal_detail.html", _deal_context(request, deal, payment_form=form), status=400)
     return render(request, "cash/deal_detail.html#payments", _deal_context(request, deal, payment_form=form))
+
+
+def _payment_of(request: HttpRequest, deal: Deal, payment_pk: int) -> Payment:
+    payment = Payment.objects.filter(receivable__deal=deal, pk=payment_pk).select_related("receivable__deal").first()
+    if payment is None:
+        raise Http404("payment")
+    return payment
+
+
+@login_required
+@require_POST
+def payment_reverse(request: HttpRequest, pk: int, payment_pk: int) -> HttpResponse:
+    """C5: finance or a supervisor reverses a payment by a counter-entry, with a reason."""
+    deal = access.get_deal_for_user(request, pk)
+    if not access.can_reverse_payments(request.user):
+        raise PermissionDenied
+    payment = _payment_of(request, deal, payment_pk)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("冲销原因：%(error)s") % {"error": " ".join(form.errors.get("reason", []))})
+        return redirect("cash:deal_detail", deal.pk)
+    try:
+        deals.payment_reverse(payment=payment, by=request.user, reason=form.cleaned_data["reason"])
+        messages.success(request, _("已冲销回款 ¥%(amount)s（原记录保留）。") % {"amount": payment.amount})
+    except ValidationError as exc:
+        _flash_errors(request, exc)
+    return redirect("cash:deal_detail", deal.pk)
+
+
+@login_required
+@require_POST
+def payment_verify(request: HttpRequest, pk: int, payment_pk: int) -> HttpResponse:
+    """T4: finance approves a manually recorded payment and/or a manager names its pusher."""
+    deal = access.get_deal_for_user(request, pk)
+    if not is_manager(request.user):
+        raise PermissionDenied
+    payment = _payment_of(request, deal, payment_pk)
+    form = VerifyForm(request.POST, deal=deal, user=request.user)
+    if not form.is_valid():
+        messages.error(request, _("回款推动人：%(error)s") % {"error": " ".join(form.errors.get("pushed_by", []))})
+        return redirect("cash:deal_detail", deal.pk)
+    try:
+        deals.payment_verify(payment=payment, by=request.user, pushed_by=form.cleaned_data["pushed_by"])
+        messages.success(request, _("已核实。"))
+    except ValidationError as exc:
+        _flash_errors(request, exc)
+    return redirect("cash:deal_detail", deal.pk)
+
+
+@login_required
+@require_POST
+def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """C6: edit the milestone plan; instalments with money stay as they are."""
+    deal = access.get_deal_for_user(request, pk, write=True)
+    formset = PlanItemFormSet(request.POST, prefix="plan")
+    if formset.is_valid():
+        items = [form.item() for form in formset if form.cleaned_data and (form.has_changed() or form.cleaned_data.get("receivable_id"))]
+        try:
+            deals.receivable_plan_update(deal=deal, items=items, by=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                formset._non_form_errors = formset.error_class([*formset.non_form_errors(), message])
+        else:
+            messages.success(request, _("回款计划已保存。"))
+            return redirect("cash:deal_detail", deal.pk)
+    return render(request, "cash/deal_detail.html", _deal_context(request, deal, plan_formset=formset), status=400)
+
+
+@login_required
+@require_POST
+def deal_dates(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delivery and acceptance dates; instalments waiting for them get their due dates."""
+    deal = access.get_deal_for_user(request, pk, write=True)
+    form = MilestoneDatesForm(request.POST)
+    if form.is_valid():
+        try:
+            deals.deal_milestones_set(deal=deal, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("已保存到货/验收日期，到期日已按计划规则更新。"))
+            return redirect("cash:deal_detail", deal.pk)
+    return render(request, "cash/deal_detail.html", _deal_context(request, deal, dates_form=form), status=400)
 
 
 @login_required
@@ -576,9 +757,13 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     if not access.can_review_statements(request.user):
         raise Http404("review")
     show = request.GET.get("show", "")
-    rows = access.statement_rows_for(request.user).filter(status__in=[RowStatus.PROPOSED, RowStatus.REVIEW])
-    counts = {"proposed": rows.filter(status=RowStatus.PROPOSED).count(), "review": rows.filter(status=RowStatus.REVIEW).count()}
-    if show in (RowStatus.PROPOSED, RowStatus.REVIEW):
+    rows = access.statement_rows_for(request.user).filter(status__in=OPEN_ROW_STATUSES)
+    counts = {
+        "proposed": rows.filter(status=RowStatus.PROPOSED).count(),
+        "review": rows.filter(status=RowStatus.REVIEW).count(),
+        "partial": rows.filter(status=RowStatus.PARTIAL).count(),
+    }
+    if show in OPEN_ROW_STATUSES:
         rows = rows.filter(status=show)
     rows = _rows_with_proposals(rows.select_related("account").order_by("-status", "booked_on", "pk"))
     page = Paginator(rows, 30).get_page(request.GET.get("page"))
@@ -601,8 +786,8 @@ def row_detail(request: HttpRequest, pk: int, formset=None) -> HttpResponse:
         {
             "row": row,
             "formset": formset,
-            "open": row.status in (RowStatus.PROPOSED, RowStatus.REVIEW),
-            "payments": row.payments.select_related("receivable__deal", "pushed_by"),
+            "open": row.status in OPEN_ROW_STATUSES and row.remainder > 0,
+            "payments": row.payments.select_related("receivable__deal", "pushed_by", "reverses"),
         },
     )
 
@@ -631,6 +816,11 @@ def row_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def row_allocate(request: HttpRequest, pk: int) -> HttpResponse:
     """A person allocates the row by hand (partial, combined, or a payer we did not recognise)."""
     row = access.get_statement_row_for_user(request, pk)
+    if row.status not in OPEN_ROW_STATUSES or row.remainder <= 0:
+        messages.error(request, _("这笔流水已处理（%(status)s），没有未分配金额。") % {"status": row.get_status_display()})
+        response = row_detail(request, pk)
+        response.status_code = 400
+        return response
     formset = AllocationFormSet(request.POST, form_kwargs={"receivables": _allocatable(request)}, prefix="alloc")
     if formset.is_valid():
         allocations = [(form.cleaned_data["receivable"], form.cleaned_data["amount"]) for form in formset if form.cleaned_data.get("receivable")]
@@ -650,12 +840,28 @@ def row_allocate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def row_ignore(request: HttpRequest, pk: int) -> HttpResponse:
+    """The (remaining) money is not ours."""
     row = access.get_statement_row_for_user(request, pk)
     try:
-        statements.statement_row_ignore(row=row, by=request.user)
-        messages.success(request, _("已标记为非回款。"))
+        statements.statement_row_ignore(row=row, by=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, _("已标记为非我方款项。"))
     except ValidationError as exc:
         _flash_errors(request, exc)
+        return redirect("cash:row_detail", row.pk)
+    return redirect("cash:review_queue")
+
+
+@login_required
+@require_POST
+def row_refund(request: HttpRequest, pk: int) -> HttpResponse:
+    """The remainder went back to the payer."""
+    row = access.get_statement_row_for_user(request, pk)
+    try:
+        statements.statement_row_refund(row=row, by=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, _("已记录余额退回。"))
+    except ValidationError as exc:
+        _flash_errors(request, exc)
+        return redirect("cash:row_detail", row.pk)
     return redirect("cash:review_queue")
 
 
@@ -670,6 +876,6 @@ def nav_approval_badge(request: HttpRequest) -> HttpResponse:
 def nav_review_badge(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated or not access.can_review_statements(request.user):
         return HttpResponse("")
-    count = access.statement_rows_for(request.user).filter(status__in=[RowStatus.PROPOSED, RowStatus.REVIEW]).count()
+    count = access.statement_rows_for(request.user).filter(status__in=OPEN_ROW_STATUSES).count()
     return HttpResponse(str(count) if count else "")
 

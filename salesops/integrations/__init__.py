@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 import urllib.error
 import urllib.request
 from typing import Any
@@ -25,8 +28,25 @@ class IntegrationError(Exception):
         self.code = str(code)
 
 
+# R3: the delivery of one outbox row sets its channel's timeout for every call it makes.
+_channel_timeout: ContextVar[float | None] = ContextVar("channel_timeout", default=None)
+
+
+@contextmanager
+def timeout_for(seconds: float | None) -> Iterator[None]:
+    """Calls made inside use `seconds` as their timeout unless they pass their own."""
+    token = _channel_timeout.set(seconds)
+    try:
+        yield
+    finally:
+        _channel_timeout.reset(token)
+
+
 def _timeout(timeout: float | None) -> float:
-    return timeout if timeout is not None else float(getattr(settings, "HTTP_TIMEOUT_SECONDS", 5))
+    if timeout is not None:
+        return timeout
+    override = _channel_timeout.get()
+    return override if override is not None else float(getattr(settings, "HTTP_TIMEOUT_SECONDS", 5))
 
 
 def _request(request: urllib.request.Request, timeout: float | None) -> tuple[int, Any]:

@@ -1,8 +1,9 @@
 """Chinese PDFs with reportlab (quotes, split statements, reports).
 
-Fonts: an embedded TTF/TTC when `PDF_TTF_FONT` names one (WenQuanYi works; Noto CJK's PostScript
-outlines do not), otherwise the CID font STSong-Light, which needs no file but is not embedded
-(`pdftotext` then needs poppler-data to extract it).
+Fonts (C8): the TTF/TTC named by `PDF_TTF_FONT` is embedded — by default WenQuanYi Zen Hei
+(fonts-wqy-zenhei; Noto CJK's PostScript outlines do not work in reportlab). PDF_TTF_FONT="" (or a
+missing file) falls back to the CID font STSong-Light, which needs no file but is not embedded: a
+viewer without Chinese fonts then shows blanks.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Then starts its children and watches them:
 - web        gunicorn salesops.wsgi — WEB_CONCURRENCY workers (default 2 × cores + 1, at most 8) on
              BIND (default 0.0.0.0:8000), GUNICORN_TIMEOUT seconds per request (default 30);
 - worker     `manage.py qcluster` with Q_WORKERS processes and its scheduler switched off;
+- delivery   `manage.py qcluster` of the outbox delivery cluster (Q_CLUSTER_NAME=salesops-delivery, R3);
 - scheduler  `manage.py run_scheduler`: the one loop that turns due django-q schedules into tasks.
 
 SIGTERM/SIGINT are forwarded to every child; the supervisor waits up to SERVE_GRACE seconds (30)
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = ("web", "worker", "scheduler")
+PROCESSES = ("web", "worker", "delivery", "scheduler")
 Q_TIMEOUT_SECONDS = 120  # Q_CLUSTER["timeout"] in settings
 
 
@@ -68,6 +69,8 @@ def commands(env: dict, processes: list[str]) -> dict[str, tuple[list[str], dict
             env,
         ),
         "worker": ([python, "manage.py", "qcluster"], background),
+        # R3: outbox deliveries on their own cluster, so a hung channel never delays escalation.
+        "delivery": ([python, "manage.py", "qcluster"], {**background, "Q_CLUSTER_NAME": background.get("Q_DELIVERY_CLUSTER", "salesops-delivery")}),
         "scheduler": ([python, "manage.py", "run_scheduler"], {**background, "Q_SCHEDULER": "1"}),
     }
     return {name: table[name] for name in processes}

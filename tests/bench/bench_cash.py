@@ -189,12 +189,31 @@ def _statement(report, finance, user, customers) -> None:
         samples.append((time.perf_counter() - started) * 1000)
     with CaptureQueriesContext(connection) as queries:
         client.get("/cash/review/")
-    waiting = StatementRow.objects.filter(status__in=["proposed", "review"]).count()
+    waiting = StatementRow.objects.filter(status__in=["proposed", "review", "partial"]).count()
     report.line("GET /cash/review/ as finance (p50 / p95)", _ms(samples), f"{len(queries)} queries, {waiting} rows waiting")
+
+
+def _precision(report) -> None:
+    """C7: matching precision on the labelled set built from the demo's hospitals."""
+    from tests.cash.matching_set import build, measure
+
+    started = time.perf_counter()
+    matcher, rows, _hospitals = build()
+    result = measure(matcher, rows)
+    elapsed = (time.perf_counter() - started) * 1000
+    report.line(
+        f"matching precision, {result['rows']} labelled rows (top proposal)",
+        f"{result['precision'] * 100:.1f} %",
+        f"{result['proposed']} proposed, recall {result['recall'] * 100:.1f} %, {elapsed:.0f} ms",
+    )
+    report.line("matching precision, high-confidence proposals", f"{result['high_precision'] * 100:.1f} %", f"{result['high']} high")
+    for kind, (count, right) in result["by_kind"].items():
+        report.line(f"  {kind}", f"{right}/{count}")
 
 
 def run(report) -> None:
     report.section("lead to cash")
+    _precision(report)
     user, finance, products, customers = _master()
     _pdf(report, user, products, customers)
     _statement(report, finance, user, customers)

@@ -91,7 +91,7 @@ def test_confirm_page_confirms_and_creates_the_deal_with_instalments(client, ali
     version.refresh_from_db()
     assert version.status == QuoteStatus.CONFIRMED
     assert [str(r.amount) for r in deal.receivables.all()] == ["10772.67", "10772.67", "10772.66"]
-    assert [r.due_date.isoformat() for r in deal.receivables.all()] == ["2027-01-31", "2027-03-02", "2027-04-01"]
+    assert [r.due_date.isoformat() for r in deal.receivables.all()] == ["2027-01-31", "2027-02-28", "2027-03-31"]
 
 
 def test_a_lost_deal_keeps_its_reason_and_rejects_the_open_quote(client, alice, customer_a, hip):
@@ -113,5 +113,5 @@ def test_a_lost_deal_needs_a_reason(client, alice, customer_a, hip):
     quote, _version = make_quote(customer_a, alice, [(hip, 1, "0")], send=True)
     client.force_login(alice)
     response = client.post(f"/cash/quotes/{quote.pk}/lost/", {"reason": "", "detail": ""})
-    assert response.status_code == 200 and "请选择或填写丢单原因" in response.content.decode()
+    assert response.status_code == 400 and "请选择或填写丢单原因" in response.content.decode()
     assert not Deal.objects.exists()

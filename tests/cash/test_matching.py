@@ -84,7 +84,7 @@ def test_confirming_records_the_payment_and_its_activity(client, upload, olga, a
         Decimal("32318.00"), today(), alice, olga, row, "R1"
     )
     activity = Activity.objects.get(kind=ActivityKind.PAYMENT_RECORDED)
-    assert (activity.rep, activity.facts) == (alice, {"amount": "32318.00", "deal_id": owed.pk})
+    assert activity.rep == alice and {k: activity.facts[k] for k in ("amount", "deal_id", "basis")} == {"amount": "32318.00", "deal_id": owed.pk, "basis": "bank"}
     row.refresh_from_db()
     proposal.refresh_from_db()
     assert (row.status, row.decided_by, proposal.status) == (RowStatus.MATCHED, olga, ProposalStatus.CONFIRMED)
@@ -111,14 +111,16 @@ def test_an_unknown_payer_is_learned_when_a_person_confirms(client, upload, olga
     assert later.match_proposals.get().allocations.get().receivable == second
 
 
-def test_the_same_amount_owed_twice_goes_to_review_with_both_candidates(upload, olga, account, alice, customer_a, hip, owed):
-    """C3: not unique → no high confidence; both receivables are ranked candidates."""
+def test_the_same_amount_owed_twice_resolves_to_the_earliest_due_instalment(upload, olga, account, alice, customer_a, hip, owed):
+    """C7: equal instalments of a known payer → one high-confidence proposal, the earliest due open
+    instalment (the reasons say another one has the same amount)."""
     other = make_won_deal(customer_a, alice, hip, plan=plan_of(("32318", 20)))
     (row,) = _import(upload, olga, account, Line(today(), credit=Decimal("32318.00"), payer="浙江省人民医院", reference="R1"))
-    assert row.status == RowStatus.REVIEW
-    candidates = [p for p in row.match_proposals.all() if p.kind == "candidate"]
-    assert {p.allocations.get().receivable.deal for p in candidates} == {owed, other}
-    assert all(p.confidence == "medium" for p in candidates)
+    assert row.status == RowStatus.PROPOSED
+    proposal = row.match_proposals.get()
+    earliest = min([owed.receivables.get(), other.receivables.get()], key=lambda r: r.due_date)
+    assert proposal.confidence == "high" and proposal.allocations.get().receivable == earliest
+    assert any("同额" in reason for reason in proposal.reasons)
 
 
 def test_a_partial_payment_goes_to_review(upload, olga, account, owed):
@@ -145,17 +147,18 @@ def test_a_combined_payment_goes_to_review_and_confirms_as_two_payments(client, 
     assert Activity.objects.filter(kind=ActivityKind.PAYMENT_RECORDED).count() == 2
 
 
-def test_a_deal_number_in_the_memo_ranks_that_deal_first(upload, olga, account, alice, charlie, customer_a, customer_b, hip):
-    """C3: a distributor pays for the hospital and writes our contract number in the 附言."""
+def test_a_deal_number_in_the_memo_wins(upload, olga, account, alice, charlie, customer_a, customer_b, hip):
+    """C7: a distributor pays for the hospital and writes our contract number in the 附言 → that
+    deal, high confidence, even though another deal has the same amount."""
     make_won_deal(customer_a, alice, hip, plan=plan_of(("32318", 10)))
     named = make_won_deal(customer_b, charlie, hip, plan=plan_of(("32318", 10)))
     (row,) = _import(
         upload, olga, account,
         Line(today(), credit=Decimal("32318.00"), payer="浙江康联医药有限公司", memo="代付货款", note=f"合同{named.number}", reference="R1"),
     )
-    assert row.status == RowStatus.REVIEW
+    assert row.status == RowStatus.PROPOSED
     best = row.match_proposals.order_by("rank").first()
-    assert best.allocations.get().receivable.deal == named
+    assert best.confidence == "high" and best.allocations.get().receivable.deal == named
     assert any(named.number in reason for reason in best.reasons)
 
 
@@ -178,7 +181,7 @@ def test_manual_allocation_cannot_exceed_the_row(client, upload, olga, account, 
         f"/cash/review/{row.pk}/allocate/",
         {"alloc-TOTAL_FORMS": 3, "alloc-INITIAL_FORMS": 0, "alloc-0-receivable": owed.receivables.get().pk, "alloc-0-amount": "150.00"},
     )
-    assert response.status_code == 400 and "超过流水金额" in response.content.decode()
+    assert response.status_code == 400 and "超过流水未分配金额" in response.content.decode()
     assert not Payment.objects.exists()
 
 

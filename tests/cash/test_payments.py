@@ -1,4 +1,4 @@
-"""C2: payments recorded by finance or a rep (回款推动 recorded, `payment_recorded` appended),
+"""C2: payments recorded by finance or a rep (回款推动 only for verified money, see test_push_credit),
 progress % = paid / receivable, overdue receivables per rep and team; feeds D1 green light."""
 
 from datetime import date, timedelta
@@ -26,8 +26,9 @@ def deal(alice, bob, customer_a, hip):
     return make_won_deal(customer_a, alice, hip, plan=plan_of(("10000", -10), ("10000", 20), ("12318", 50)))
 
 
-def test_a_rep_records_a_payment_and_is_credited_for_pushing_it(client, alice, bob, deal):
-    """C2 + S1 回款推动: bob pushed it, alice records it → pushed_by=bob, activity for bob."""
+def test_a_rep_records_a_payment_and_cannot_name_the_pusher(client, alice, bob, deal):
+    """C2 + T4: alice records a payment and posts bob as the pusher: the payment is kept, waiting
+    for finance, with no pusher (a rep does not choose who is credited) and no 回款推动 yet."""
     client.force_login(alice)
     first = deal.receivables.get(sequence=1)
     response = client.post(
@@ -36,18 +37,19 @@ def test_a_rep_records_a_payment_and_is_credited_for_pushing_it(client, alice, b
     )
     assert response.status_code == 302
     payment = first.payments.get()
-    assert (payment.amount, payment.pushed_by, payment.recorded_by, payment.reference) == (Decimal("4000.00"), bob, alice, "回单 0001")
+    assert (payment.amount, payment.pushed_by, payment.recorded_by, payment.reference) == (Decimal("4000.00"), None, alice, "回单 0001")
+    assert not payment.is_verified
     first.refresh_from_db()
     assert first.paid_amount == Decimal("4000.00")
-    activity = Activity.objects.get(kind=ActivityKind.PAYMENT_RECORDED)
-    assert (activity.rep, activity.customer, activity.subject) == (bob, deal.customer, payment)
-    assert activity.facts == {"amount": "4000.00", "deal_id": deal.pk}
+    assert not Activity.objects.filter(kind=ActivityKind.PAYMENT_RECORDED).exists()
 
 
-def test_finance_records_without_a_pusher_and_the_recorder_gets_the_activity(olga, deal):
-    """contracts: payment_recorded rep = pushed_by, recorded_by if none."""
+def test_finance_records_without_a_pusher_and_nobody_is_credited(olga, deal):
+    """T4: finance's own entry is approved money, but with no pusher named nobody earns 回款推动
+    (not the recorder)."""
     payment = deals.payment_record(receivable=deal.receivables.get(sequence=1), amount=Decimal("10000"), received_on=timezone.localdate(), by=olga)
-    assert Activity.objects.get(kind=ActivityKind.PAYMENT_RECORDED).rep == olga and payment.pushed_by is None
+    assert payment.is_verified and payment.pushed_by is None
+    assert not Activity.objects.filter(kind=ActivityKind.PAYMENT_RECORDED).exists()
 
 
 def test_paid_amount_is_always_the_sum_of_payments(alice, deal):

@@ -225,7 +225,7 @@ def test_threshold_edited_in_admin_changes_the_health_shown(client, olga, alice)
     response = client.post(
         f"/admin/dashboards/threshold/{threshold.pk}/change/",
         {"kpi": Kpi.LEAD_TIMELINESS, "healthy_value": "60", "trigger_value": "80", "run_length": "2", "window": "day",
-         "due_in_days": "2", "lookback_days": "180", "sop_title": "", "sop_url": "", "training_video_title": "", "training_video_url": ""},
+         "due_in_days": "2", "lookback_days": "180", "min_sample": "20", "contact_basis": "all", "sop_title": "", "sop_url": "", "training_video_title": "", "training_video_url": ""},
     )
     assert response.status_code == 302
     threshold.refresh_from_db()

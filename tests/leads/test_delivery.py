@@ -271,3 +271,38 @@ def test_email_uses_django_61_mailers_when_configured(settings, alice, django_ca
     notification.refresh_from_db()
     assert notification.status == NotificationStatus.DELIVERED
     assert [message.to for message in mail.outbox] == [["alice@example.com"]]
+
+
+def test_group_robot_message_has_no_ack_link_and_no_full_phone(settings, httpserver, alice, django_capture_on_commit_callbacks):
+    """R2: a new lead announced to the WeCom group carries neither the assignee's ack link nor
+    the customer's full phone (139****5678); the rep's own channels keep the ack link."""
+    from leads.intake import IntakeData
+    from leads.services import lead_intake
+
+    settings.WECOM_API_BASE, settings.WECOM_ROBOT_KEY = httpserver.url_for("").rstrip("/"), "ROBOT-KEY"
+    httpserver.expect_request("/cgi-bin/webhook/send", query_string={"key": "ROBOT-KEY"}).respond_with_json({"errcode": 0, "errmsg": "ok"})
+    with django_capture_on_commit_callbacks(execute=True):
+        lead = lead_intake(data=IntakeData(contact_name="王主任", phone="+8613912345678", source="website")).lead
+    robot_row = Notification.objects.get(channel=Channel.WECOM_ROBOT, payload__lead_id=lead.pk)
+    assert robot_row.status == NotificationStatus.DELIVERED
+    content = json.loads(_requests(httpserver, "/cgi-bin/webhook/send")[0].data)["markdown"]["content"]
+    assert "/leads/ack/" not in content and f"/leads/{lead.pk}/" in content
+    assert "139****5678" in content
+    assert "5678" not in content.replace("139****5678", "") and "1234" not in content
+    in_app = Notification.objects.get(channel=Channel.IN_APP, payload__lead_id=lead.pk, recipient=alice)
+    assert "/leads/ack/" in in_app.url  # the rep's own inbox keeps the link (login + POST)
+
+
+def test_robot_masks_phones_whatever_a_feature_put_in_the_row(settings, httpserver, alice, django_capture_on_commit_callbacks):
+    """R2: the robot sender is the only door to the group: any phone written any way is masked and
+    the row's own url (possibly personal) is never posted."""
+    settings.WECOM_API_BASE, settings.WECOM_ROBOT_KEY = httpserver.url_for("").rstrip("/"), "ROBOT-KEY"
+    httpserver.expect_request("/cgi-bin/webhook/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_enqueue(
+            recipient=alice, channel=Channel.WECOM_ROBOT, title="客户 +86 139-1234-5678",
+            body="电话 139 1234 5678 / 0571-87654321", url="/leads/ack/SECRET-TOKEN/", dedupe_key="robot-mask",
+        )
+    content = json.loads(_requests(httpserver, "/cgi-bin/webhook/send")[0].data)["markdown"]["content"]
+    assert content.count("139****5678") == 2 and "0571****4321" in content
+    assert "SECRET-TOKEN" not in content and "87654321" not in content

@@ -74,14 +74,58 @@ def test_acknowledged_lead_is_never_escalated(assigned, alice, client):
     assert activity.rep == alice and activity.facts == {"seconds_to_ack": 90}
 
 
-def test_opening_the_message_link_acknowledges_even_before_login(assigned, alice, client):
-    """L6: the signed link from the WeCom card is the response; it then shows the lead (after login)."""
+def test_ack_link_get_never_acknowledges_and_the_assignee_posts_to_acknowledge(assigned, alice, client):
+    """R2: opening the link (a scanner, a preview bot, the rep) acknowledges nothing; logged out it
+    goes to the login first; the assignee's POST on the page is the acknowledgement."""
+    url = ack_path(assigned, alice)
+    with time_machine.travel("2026-11-27 09:00:20 +0800", tick=False):
+        anonymous = client.get(url)
+        assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
+        assert client.post(url).status_code == 403  # a scanner posting without a login
+        client.force_login(alice)
+        page = client.get(url)
+        assert page.status_code == 200 and b'method="post"' in page.content
+    assigned.refresh_from_db()
+    assert assigned.acknowledged_at is None  # three GETs and an anonymous POST later
     with time_machine.travel("2026-11-27 09:00:40 +0800", tick=False):
-        response = client.get(ack_path(assigned, alice))
+        response = client.post(url)
     assert response.status_code == 302 and response["Location"] == f"/leads/{assigned.pk}/"
     assigned.refresh_from_db()
     assert assigned.acknowledged_via == "link" and assigned.seconds_to_ack == 40
-    assert client.get(response["Location"]).status_code == 302  # the lead itself still needs a login
+
+
+def test_ack_link_logs_in_through_wecom_oauth_where_configured(assigned, alice, client, settings):
+    """R2: inside WeCom the link goes through WeCom OAuth and comes back to the ack page."""
+    settings.WECOM_CORP_ID, settings.WECOM_CORP_SECRET, settings.WECOM_AGENT_ID = "ww-corp", "app-secret", "1000002"
+    url = ack_path(assigned, alice)
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/wecom/login/?next=")
+    assert client.get(response["Location"])["Location"].startswith("https://open.weixin.qq.com/connect/oauth2/authorize")
+    assigned.refresh_from_db()
+    assert assigned.acknowledged_at is None
+
+
+@pytest.mark.parametrize("who", ["bob", "carol", "charlie", "diana"])
+def test_ack_link_of_another_rep_is_404_for_teammates_and_supervisors(assigned, alice, who, client, request):
+    """R2: a teammate, the supervisor, another team, the director opening or posting alice's
+    link get 404 and acknowledge nothing."""
+    client.force_login(request.getfixturevalue(who))
+    url = ack_path(assigned, alice)
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 404
+    assigned.refresh_from_db()
+    assert assigned.acknowledged_at is None
+
+
+def test_ack_link_after_reassignment_acknowledges_nothing(assigned, alice, bob, carol, client):
+    """R2: alice's old link does not acknowledge the lead for bob after a reassignment."""
+    from leads.services import lead_reassign
+
+    lead_reassign(lead=assigned, to_user=bob, by=carol, reason="请假")
+    client.force_login(alice)
+    client.post(ack_path(assigned, alice))
+    assigned.refresh_from_db()
+    assert assigned.assignee == bob and assigned.acknowledged_at is None
 
 
 def test_a_forged_or_foreign_ack_link_acknowledges_nothing(assigned, alice, bob, client):
@@ -93,10 +137,17 @@ def test_a_forged_or_foreign_ack_link_acknowledges_nothing(assigned, alice, bob,
     assert assigned.acknowledged_at is None
 
 
-def test_only_the_assignee_acknowledges(assigned, carol, client):
-    """L6: the supervisor can see the lead but pressing 接收 for the rep does nothing."""
-    client.force_login(carol)
-    client.post(f"/leads/{assigned.pk}/acknowledge/")
+@pytest.mark.parametrize("who", ["bob", "carol", "diana"])
+def test_only_the_assignee_acknowledges(assigned, who, client, request):
+    """L6 + R2: the supervisor, a teammate or the director pressing 接收 (the button, the service)
+    for the rep does nothing."""
+    from leads.services import LeadActionError, lead_acknowledge
+
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    assert client.post(f"/leads/{assigned.pk}/acknowledge/").status_code in (302, 403, 404)
+    with pytest.raises(LeadActionError):
+        lead_acknowledge(lead=assigned, by=user)
     assigned.refresh_from_db()
     assert assigned.acknowledged_at is None
 

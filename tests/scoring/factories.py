@@ -41,8 +41,9 @@ def lead(*, rep, customer, at=None) -> Activity:
     return record(rep=rep, kind=ActivityKind.LEAD_INTRODUCED, customer=customer, at=at, facts={"source": "wechat"})
 
 
-def payment(*, rep, customer, at=None, amount="5000.00") -> Activity:
-    return record(rep=rep, kind=ActivityKind.PAYMENT_RECORDED, customer=customer, at=at, facts={"amount": amount, "deal_id": 0})
+def payment(*, rep, customer, at=None, amount="5000.00", deal_id=None) -> Activity:
+    """回款推动 as lead-to-cash writes it once the money is verified (T4: basis bank or finance)."""
+    return record(rep=rep, kind=ActivityKind.PAYMENT_RECORDED, customer=customer, at=at, facts={"amount": amount, "deal_id": deal_id, "basis": "bank"})
 
 
 def won_deal(*, customer, owner, amount="100000.00", closed_at: datetime | None = None) -> Deal:

@@ -36,7 +36,9 @@ OTHER_KINDS = [
     ("kind", "facts", "expected"),
     [
         (ActivityKind.LEAD_INTRODUCED, {"source": "wechat"}, {B.LEAD_INTRODUCED}),
-        (ActivityKind.PAYMENT_RECORDED, {"amount": "5000.00", "deal_id": 1}, {B.PAYMENT_PUSH}),
+        (ActivityKind.PAYMENT_RECORDED, {"amount": "5000.00", "deal_id": 1, "basis": "bank"}, {B.PAYMENT_PUSH}),
+        (ActivityKind.PAYMENT_RECORDED, {"amount": "5000.00", "deal_id": 1, "basis": "finance"}, {B.PAYMENT_PUSH}),
+        (ActivityKind.PAYMENT_RECORDED, {"amount": "0.01", "deal_id": 1}, set()),
         (ActivityKind.VISIT_COMPLETED, VISIT, set()),
         (ActivityKind.VISIT_COMPLETED, {**VISIT, "needs_count": 2}, set()),
         (ActivityKind.VISIT_COMPLETED, {**VISIT, "needs_count": 3}, {B.NEEDS_DIAGNOSIS}),
@@ -155,7 +157,7 @@ def test_recomputation_is_idempotent(alice, bob, customer):
     assert scoring_sweep()["contributions"] == 0
     call_command("recompute_points", "--verify", stdout=io.StringIO())
     assert _snapshot() == before
-    assert ledger_differences() == {"missing": [], "different": [], "orphaned": []}
+    assert ledger_differences() == {"missing": [], "different": [], "orphaned": [], "reversals_missing": []}
 
 
 def test_incremental_sweeps_across_a_rule_change_equal_a_recompute_from_scratch(alice, bob, customer, olga):
@@ -172,7 +174,7 @@ def test_incremental_sweeps_across_a_rule_change_equal_a_recompute_from_scratch(
         lead(rep=bob, customer=customer, at=start + timedelta(days=1))
         scoring_sweep()
     assert sorted(Contribution.objects.values_list("points", flat=True)) == [10, 10, 12]
-    assert ledger_differences() == {"missing": [], "different": [], "orphaned": []}
+    assert ledger_differences() == {"missing": [], "different": [], "orphaned": [], "reversals_missing": []}
 
 
 def test_recompute_points_command_since_and_verify(alice, customer):

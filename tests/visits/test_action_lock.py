@@ -44,7 +44,8 @@ def test_two_needs_are_not_three(task):
 
 
 def test_complete_with_all_evidence_appends_visit_completed_facts(task, dean, solution_demo):
-    """V4 + contracts: completion appends visit_completed with needs_count, template, contact title, onsite."""
+    """V4 + contracts (T1, T3): completion appends visit_completed with needs_count, template, the
+    verified contact title only, onsite, and the evidence it rests on."""
     task.contact = dean
     task.save()
     services.visit_start(task=task, by=task.rep, latitude="30.2571", longitude="120.1702")
@@ -54,14 +55,17 @@ def test_complete_with_all_evidence_appends_visit_completed_facts(task, dean, so
     assert task.status == TaskStatus.COMPLETED and task.completed_at
     activity = Activity.objects.get(kind=ActivityKind.VISIT_COMPLETED)
     assert activity.rep == task.rep and activity.customer == task.customer and activity.subject == task
-    assert activity.facts == {
+    facts = activity.facts
+    assert {key: facts[key] for key in ("task_id", "needs_count", "template_code", "is_solution_demo", "onsite")} == {
         "task_id": task.pk,
         "needs_count": 3,
         "template_code": "medical-visit",
         "is_solution_demo": False,
-        "contact_title": "院长",
         "onsite": True,
     }
+    # T3: the rep's 院长 is a claim until ops or a supervisor verifies the title.
+    assert facts["contact_title"] == "" and facts["contact_title_claimed"] == "院长" and facts["contact_id"] == dean.pk
+    assert facts["evidence_ids"] and isinstance(facts["flagged"], bool)
 
 
 def test_http_complete_is_refused_with_missing_items_listed(client, alice, task):

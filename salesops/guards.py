@@ -1,0 +1,49 @@
+"""Model-level guards for frozen records (T7): called from a model's save(), so every write path
+— service, admin change form, simple_history's revert form, the shell — meets the same rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+
+class RecordIsFrozen(Exception):
+    """A record past its editable stage (sent quote version, published rules, recorded money …)."""
+
+
+def _stored(instance) -> dict | None:
+    if instance._state.adding or instance.pk is None:
+        return None
+    model = type(instance)
+    names = [field.attname for field in model._meta.concrete_fields]
+    return model._base_manager.filter(pk=instance.pk).values(*names).first()
+
+
+def refuse_frozen_change(
+    instance,
+    *,
+    is_frozen: Callable[[dict], bool],
+    mutable: Iterable[str] = (),
+    back_to: tuple[str, object] | None = None,
+) -> None:
+    """Raise RecordIsFrozen when the stored row is frozen and a field outside `mutable` differs,
+    or when `back_to` = (field, value) would set the field back to that (e.g. status → draft)."""
+    stored = _stored(instance)
+    if stored is None or not is_frozen(stored):
+        return
+    model = type(instance)
+    if back_to is not None and getattr(instance, back_to[0]) == back_to[1] != stored[back_to[0]]:
+        raise RecordIsFrozen(f"{model.__name__} {instance.pk}: {back_to[0]} cannot go back to {back_to[1]!r}")
+    allowed = set(mutable)
+    changed = [name for name in stored if name not in allowed and getattr(instance, name) != stored[name]]
+    if changed:
+        raise RecordIsFrozen(f"{model.__name__} {instance.pk} is frozen: {', '.join(sorted(changed))} cannot change")
+
+
+def refuse_field_change(instance, fields: Iterable[str]) -> None:
+    """Raise RecordIsFrozen when any of `fields` differs from the stored row."""
+    stored = _stored(instance)
+    if stored is None:
+        return
+    changed = [name for name in fields if getattr(instance, name) != stored.get(name)]
+    if changed:
+        raise RecordIsFrozen(f"{type(instance).__name__} {instance.pk}: {', '.join(sorted(changed))} never change")
