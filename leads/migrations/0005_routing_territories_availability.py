@@ -23,7 +23,7 @@ def keep_published_meaning(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0005_lead_first_assigned_at'),
+        ('leads', '0004_defaults_and_schedules'),
         ('salesops', '0003_notification_delivery_fields'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
