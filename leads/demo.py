@@ -101,22 +101,27 @@ def seed_territories(ctx, since: datetime) -> TerritoryIndex:
 
 
 def demo_rules(now: datetime) -> tuple[AssignmentRules, AssignmentRules]:
-    """(first-wave rules, second-wave rules): the fresh install's unused v1 becomes the first-wave
-    version the demo's older leads were decided by; v2 (the new defaults) is published
-    NEW_RULES_DAYS_AGO days ago. With decisions already stored nothing is changed."""
+    """(first-wave rules, second-wave rules). A published version never changes (T7), so on a fresh
+    install the unused default v1 is retired, v2 is the first-wave version the demo's older leads were
+    decided by, and v3 (the new defaults) went live NEW_RULES_DAYS_AGO days ago. With decisions
+    already stored, or versions already added, nothing is changed."""
     live = AssignmentRules.live()
     if live.decisions.exists() or AssignmentRules.objects.count() > 1:
         return live, live
     started, switched = now - timedelta(days=DAYS + 1), now - timedelta(days=NEW_RULES_DAYS_AGO)
-    live.weight_territory, live.owner_policy, live.tie_band, live.note = 0, OwnerPolicy.OFF, 0, "第一版：等级、产品线、负荷；严格同分轮转"
-    live.status, live.published_at = RulesStatus.RETIRED, started
-    live._history_date = started
-    live.save()
-    new = AssignmentRules(version=live.version + 1, status=RulesStatus.LIVE, published_at=switched, created_at=switched,
+    live.status, live._history_date = RulesStatus.RETIRED, started
+    live.save(update_fields=["status"])
+    first = AssignmentRules(
+        version=live.version + 1, status=RulesStatus.RETIRED, weight_territory=0, owner_policy=OwnerPolicy.OFF, tie_band=0,
+        published_at=started, created_at=started, note="第一版：等级、产品线、负荷；严格同分轮转",
+    )
+    first._history_date = started
+    first.save()
+    new = AssignmentRules(version=live.version + 2, status=RulesStatus.LIVE, published_at=switched, created_at=switched,
                           note="第二版：加入辖区、客户归属优先、2 分同分区间")
     new._history_date = switched
     new.save()
-    return live, new
+    return first, new
 
 
 def _roster() -> list[Candidate]:

@@ -68,7 +68,7 @@ def _territories_owners_and_ties(ctx) -> None:
     live = AssignmentRules.live()
     recent = AssignmentDecision.objects.filter(rules=live).exclude(lead=story)
     assert recent.count() > 500 and recent.filter(basis=DecisionBasis.OWNER).count() > recent.count() * 0.8
-    first_wave = AssignmentRules.objects.get(status=RulesStatus.RETIRED)
+    first_wave = AssignmentRules.objects.get(status=RulesStatus.RETIRED, note__startswith="第一版")
     assert first_wave.weight_territory == 0 and first_wave.owner_policy == "off"
     result = simulate(first_wave, n=1000, live=live)
     print(f"demo replay of 1000 leads: ties first-wave {result.draft.ties}, second-wave {result.live.ties}, "
