@@ -30,13 +30,14 @@ from datetime import date, datetime, timedelta
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leads.cash.models import Deal, DealStatus
 from leads.models import Lead
 from salesops.models import EVIDENCE_KINDS, Activity, Rep, Role
+from scoring.models import ReviewStatus
 
 from .models import Kpi, Threshold
 from .periods import Period, day_start, local_date, today
@@ -312,7 +313,7 @@ IN_LIST_LIMIT = 900  # above this, select the deals by their range instead of li
 
 
 def _involvement_key(deal_id: int, customer_id: int, closed_at: datetime, lookback_days: int) -> str:
-    return f"dashboards:earned:{deal_id}:{customer_id}:{closed_at.timestamp():.6f}:{lookback_days}"
+    return f"dashboards:earned2:{deal_id}:{customer_id}:{closed_at.timestamp():.6f}:{lookback_days}"
 
 
 def deal_involvement(deal_rows: list, deals, lookback_days: int) -> dict[int, set]:
@@ -330,6 +331,10 @@ def deal_involvement(deal_rows: list, deals, lookback_days: int) -> dict[int, se
     source = deals.filter(pk__in=missing) if len(missing) <= IN_LIST_LIMIT else deals
     pairs = (
         source.filter(
+            # Payable points only (scoring's T2 rule): a row held for review nobody decided yet is
+            # not earned; a rejected one nets to zero with its counter-entry (sum > 0 below).
+            Q(customer__contributions__held=False)
+            | Q(customer__contributions__review__status__in=[ReviewStatus.ACCEPTED, ReviewStatus.REJECTED]),
             customer__contributions__occurred_at__lte=F("closed_at"),
             customer__contributions__occurred_at__gte=F("closed_at") - timedelta(days=lookback_days),
         )

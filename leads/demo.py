@@ -101,23 +101,26 @@ def seed_territories(ctx, since: datetime) -> TerritoryIndex:
 
 
 def demo_rules(now: datetime) -> tuple[AssignmentRules, AssignmentRules]:
-    """(first-wave rules, second-wave rules). A published version never changes (T7), so on a fresh
-    install the unused default v1 is retired, v2 is the first-wave version the demo's older leads were
-    decided by, and v3 (the new defaults) went live NEW_RULES_DAYS_AGO days ago. With decisions
-    already stored, or versions already added, nothing is changed."""
+    """(first-wave rules, second-wave rules): the fresh install's unused v1 is retired and the
+    first-wave version the demo's older leads were decided by is published as v2; v3 (the new
+    defaults) is published NEW_RULES_DAYS_AGO days ago. A published version is never edited (T7),
+    so the first wave is a version of its own. With decisions already stored nothing is changed."""
     live = AssignmentRules.live()
     if live.decisions.exists() or AssignmentRules.objects.count() > 1:
         return live, live
     started, switched = now - timedelta(days=DAYS + 1), now - timedelta(days=NEW_RULES_DAYS_AGO)
-    live.status, live._history_date = RulesStatus.RETIRED, started
+    live.status = RulesStatus.RETIRED
+    live._history_date = started
     live.save(update_fields=["status"])
     first = AssignmentRules(
-        version=live.version + 1, status=RulesStatus.RETIRED, weight_territory=0, owner_policy=OwnerPolicy.OFF, tie_band=0,
-        published_at=started, created_at=started, note="第一版：等级、产品线、负荷；严格同分轮转",
-    )
+        version=live.version + 1, status=RulesStatus.RETIRED, published_at=started, created_at=started,
+        weight_grade=live.weight_grade, weight_product_line=live.weight_product_line, weight_workload=live.weight_workload,
+        weight_territory=0, owner_policy=OwnerPolicy.OFF, tie_band=0, ack_timeout_minutes=live.ack_timeout_minutes,
+        dedupe_window_days=live.dedupe_window_days, note="第一版：等级、产品线、负荷；严格同分轮转",
+    )  # fmt: skip
     first._history_date = started
     first.save()
-    new = AssignmentRules(version=live.version + 2, status=RulesStatus.LIVE, published_at=switched, created_at=switched,
+    new = AssignmentRules(version=first.version + 1, status=RulesStatus.LIVE, published_at=switched, created_at=switched,
                           note="第二版：加入辖区、客户归属优先、2 分同分区间")
     new._history_date = switched
     new.save()

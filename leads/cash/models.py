@@ -177,7 +177,7 @@ class QuoteVersion(models.Model):
         refuse_frozen_change(
             self,
             is_frozen=lambda stored: stored["status"] != QuoteStatus.DRAFT,
-            mutable=("status", "confirmed_at", "rejected_at", "expired_at", "superseded_at"),
+            mutable=("status", "confirmed_at", "rejected_at", "expired_at", "superseded_at", "discarded_at", "closed_reason"),
             back_to=("status", QuoteStatus.DRAFT),
         )
         super().save(*args, **kwargs)

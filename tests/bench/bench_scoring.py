@@ -135,6 +135,7 @@ def run(report) -> None:
     in_quarter = Contribution.objects.between(quarter.start, quarter.end).count()
     p50, p95, queries = _render(client, "/scoring/board/")
     report.line("GET /scoring/board/ as a rep (p50 / p95)", f"{p50:.0f} / {p95:.0f} ms", f"{queries} queries, {in_quarter} contributions this quarter")
+    report.line("GET /scoring/board/ page size (D11: ≤ 60 KB)", f"{len(client.get('/scoring/board/').content) / 1024:.1f} KB")
     p50, p95, queries = _render(client, "/scoring/")
     report.line("GET /scoring/ 我的贡献值 (p50 / p95)", f"{p50:.0f} / {p95:.0f} ms", f"{queries} queries")
     p50, p95, queries = _render(client, "/scoring/statement/")

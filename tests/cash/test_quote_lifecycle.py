@@ -3,10 +3,13 @@ at current list prices from any sent/rejected/expired version, the latest sent v
 actionable while a draft exists, drafts can be discarded, and one states table drives services,
 views, templates and docs/cash.md."""
 
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from leads.cash import lifecycle, quotes
@@ -16,6 +19,8 @@ from salesops.ledger import activity_append
 from salesops.models import ActivityKind
 
 from .helpers import make_quote
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 pytestmark = pytest.mark.django_db
 
@@ -68,9 +73,9 @@ def test_revise_from_a_rejected_or_expired_version(client, alice, customer_a, hi
     assert _status(quote) == {1: QuoteStatus.REJECTED, 2: QuoteStatus.DRAFT}
     client.post(f"/cash/quotes/{quote.pk}/send/")
     v2 = quote.versions.get(version=2)
-    v2.valid_until = v2.valid_until.replace(year=v2.valid_until.year - 1)
-    v2.save(update_fields=["valid_until"])
-    quotes.quote_versions_expire()
+    # A sent version is frozen (T7): let its validity run out instead of editing it.
+    with time_machine.travel(datetime.combine(v2.valid_until + timedelta(days=1), time(12), tzinfo=SHANGHAI), tick=False):
+        quotes.quote_versions_expire()
     client.post(f"/cash/quotes/{quote.pk}/revise/", {"from": "2"})
     assert _status(quote) == {1: QuoteStatus.REJECTED, 2: QuoteStatus.EXPIRED, 3: QuoteStatus.DRAFT}
     assert quote.versions.get(version=3).revised_from.version == 2

@@ -73,10 +73,10 @@ def act(rep, at: datetime, kind: str = ActivityKind.PHOTO, n: int = 1, customer=
     return [activity_append(rep=rep, kind=kind, customer=customer, occurred_at=at, facts=facts) for _ in range(n)]
 
 
-def earn(rep, at: datetime, customer, points: int = 10) -> Activity:
+def earn(rep, at: datetime, customer, points: int = 10, held: bool = False) -> Activity:
     """A scored action (scoring `Contribution`, contract fields only): `rep` earned `points` on
-    `customer` at `at` — what collaboration density counts (D7)."""
-    from scoring.models import Behaviour, Contribution, ContributionRule
+    `customer` at `at` — what collaboration density counts (D7). `held`: waiting for a review."""
+    from scoring.models import Behaviour, Contribution, ContributionReview, ContributionRule
 
     activity = activity_append(rep=rep, kind=ActivityKind.LEAD_INTRODUCED, customer=customer, occurred_at=at)
     rule = ContributionRule.objects.filter(behaviour=Behaviour.LEAD_INTRODUCED).order_by("effective_from").first()
@@ -84,8 +84,10 @@ def earn(rep, at: datetime, customer, points: int = 10) -> Activity:
         from scoring.defaults import BEGINNING
 
         rule = ContributionRule.objects.create(behaviour=Behaviour.LEAD_INTRODUCED, points=points, effective_from=BEGINNING)
-    Contribution.objects.create(
+    row = Contribution.objects.create(
         activity=activity, behaviour=Behaviour.LEAD_INTRODUCED, rule=rule, points=points, rep=rep,
-        team=getattr(getattr(rep, "rep", None), "team", None), customer=customer, occurred_at=at,
+        team=getattr(getattr(rep, "rep", None), "team", None), customer=customer, occurred_at=at, held=held,
     )
+    if held:
+        ContributionReview.objects.create(contribution=row)
     return activity

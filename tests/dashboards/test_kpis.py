@@ -94,6 +94,7 @@ def test_collaboration_density_averages_distinct_reps_per_closed_customer(alice,
     earn(charlie, closed - timedelta(days=200), customer=solo)  # too long before
     earn(bob, closed + timedelta(hours=1), customer=solo)  # after the close
     earn(alice, closed - timedelta(days=2), customer=solo)
+    earn(bob, closed - timedelta(days=4), customer=solo, held=True)  # held for review, undecided: not earned (yet)
     for rep in (bob, charlie):  # activity without points: acknowledged, called — not collaboration
         act(rep, closed - timedelta(days=3), customer=solo, kind=ActivityKind.LEAD_ACKNOWLEDGED)
         act(rep, closed - timedelta(days=3), customer=solo, kind=ActivityKind.CALL)

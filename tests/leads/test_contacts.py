@@ -36,7 +36,7 @@ def test_short_call_is_an_attempt_not_an_effective_contact(client, alice, lead):
     assert lead.first_effective_contact_at is None and lead.last_contact_at is not None
     activity = Activity.objects.get(kind=ActivityKind.CALL)
     assert activity.rep == alice and activity.customer == lead.customer
-    assert activity.facts == {"duration_seconds": 59, "effective": False, "lead_id": lead.pk}
+    assert activity.facts == {"duration_seconds": 59, "effective": False, "lead_id": lead.pk, "verification": "self_reported"}
     # Calling the customer is also a response: the lead counts as acknowledged.
     assert lead.status == LeadStatus.ACKNOWLEDGED and lead.acknowledged_via == "contact"
 
@@ -64,7 +64,7 @@ def test_on_site_visit_is_effective_and_checks_in(client, alice, lead):
     attempt = ContactAttempt.objects.get()
     assert attempt.kind == ContactKind.VISIT and attempt.effective
     checkin = Activity.objects.get(kind=ActivityKind.VISIT_CHECKIN)
-    assert checkin.facts == {"lead_id": lead.pk} and checkin.customer == lead.customer
+    assert checkin.facts == {"lead_id": lead.pk, "verification": "self_reported"} and checkin.customer == lead.customer
 
 
 def test_unanswered_call_cannot_have_a_duration(client, alice, lead):
