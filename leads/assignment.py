@@ -32,7 +32,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from datetime import timezone as dt_timezone
 
 from django.core.cache import cache
@@ -351,7 +351,8 @@ def _load_roster() -> tuple:
     through = connection.ops.quote_name(Rep.product_lines.through._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT r.id, r.user_id, u.first_name, u.last_name, u.username, r.team_id, r.grades_served, r.capacity, r.on_duty"
+            f"SELECT r.id, r.user_id, u.first_name, u.last_name, u.username, r.team_id, r.grades_served, r.capacity, r.on_duty,"
+            f" r.started_on, r.left_on"
             f" FROM {reps} r JOIN {users} u ON u.id = r.user_id WHERE r.role = %s AND u.is_active",
             [Role.REP],
         )
@@ -370,10 +371,21 @@ def _load_roster() -> tuple:
             grades_of[key] = frozenset(parsed or ())
         return grades_of[key]
 
+    # Not yet started or already left (the employment dates, D8) counts as off duty.
+    today = timezone.localdate()
     return tuple(
-        (user_id, _name(first, last, username), team_id, grades(grade_value), frozenset(lines.get(rep_id, ())), capacity, bool(on_duty))
-        for rep_id, user_id, first, last, username, team_id, grade_value, capacity, on_duty in rows
+        (user_id, _name(first, last, username), team_id, grades(grade_value), frozenset(lines.get(rep_id, ())), capacity,
+         bool(on_duty) and _employed(started_on, left_on, today))
+        for rep_id, user_id, first, last, username, team_id, grade_value, capacity, on_duty, started_on, left_on in rows
     )
+
+
+def _employed(started_on, left_on, day: date) -> bool:
+    if isinstance(started_on, str):  # SQLite hands dates back as text
+        started_on = date.fromisoformat(started_on)
+    if isinstance(left_on, str):
+        left_on = date.fromisoformat(left_on)
+    return (started_on is None or started_on <= day) and (left_on is None or day <= left_on)
 
 
 def load_candidates(availability: Availability | None = None) -> list[Candidate]:

@@ -167,8 +167,9 @@ def _frames(leads: list[Lead]) -> list[Frame]:
             rep = world.reps.get(user_id)
             if rep is None or rep.role != Role.REP:
                 continue
+            on_duty = rep.on_duty and rep.is_employed_on(timezone.localtime(lead.created_at).date())
             candidates.append(
-                Candidate(user_id, name, rep.team_id, frozenset(rep.grades_served or ()), line_ids, rep.capacity, rep.on_duty, 0,
+                Candidate(user_id, name, rep.team_id, frozenset(rep.grades_served or ()), line_ids, rep.capacity, on_duty, 0,
                           availability.reason(user_id, rep.team_id))
             )
         basic = LeadFacts.of(lead)

@@ -345,3 +345,15 @@ def test_why_this_rep_names_the_owner_and_territory_in_both_languages(client, ow
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     page = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "Account owner" in page and "Hospital's territory: 宁波" in page and "Territory fit" in page
+
+
+def test_a_rep_who_left_or_has_not_started_takes_no_leads(alice, bob):
+    """L11 with the employment dates (D8): after the last day (离职日期) or before the first day
+    (入职日期) a rep counts as off duty, even with the on-duty switch still on."""
+    today = timezone.localdate()
+    Rep.objects.filter(user=alice).update(left_on=today - timedelta(days=1))
+    Rep.objects.filter(user=bob).update(started_on=today + timedelta(days=7))
+    result = _intake("+8613800002090")
+    assert result.lead.assignee is None and result.decision.skipped["off_duty"] == 2
+    Rep.objects.filter(user=bob).update(started_on=today)
+    assert _intake("+8613800002091").lead.assignee == bob
