@@ -350,7 +350,12 @@ def public_form(request: HttpRequest) -> HttpResponse:
         # limit (R6): a bot's posts do not use up the allowance of the people behind the same IP.
         return render(request, "leads/public_form.html", {"done": True})
     limit, window = getattr(settings, "LEAD_FORM_RATE_LIMIT", (5, 600))
-    allowed, retry_after = ratelimit.hit("public-form", ratelimit.client_ip(request), limit=limit, window=window)
+    try:
+        allowed, retry_after = ratelimit.hit("public-form", ratelimit.client_ip(request), limit=limit, window=window)
+    except OperationalError:
+        # The counters live in the database when there is no Redis: a locked database must not turn
+        # into the bare 503 page that loses what the visitor typed (R1) — the intake below answers.
+        allowed, retry_after = True, 0
     if not allowed:
         response = render(request, "leads/public_form.html", {"form": form, "products": products, "rate_limited": True, "retry_after": retry_after}, status=429)
         response["Retry-After"] = str(retry_after)

@@ -164,10 +164,32 @@ def _solo_deals(ctx, now: datetime, won_deals: list, products: list) -> list:
         )
         if created:
             Contact.objects.create(customer=customer, name=f"{rng.choice('王李张刘陈杨')}主任", title=ContactTitle.DIRECTOR, phone=f"138{rng.randrange(10**8):08d}")
+            _solo_lead(customer, owner, closed_at - timedelta(days=30))
         lines = [(product, rng.choice((1, 2, 3))) for product in rng.sample(products, k=rng.choice((1, 2)))]
         version = _quote_flow(customer, owner, lines, start=closed_at - timedelta(days=10), outcome="confirmed", rng=rng, end=closed_at)
         made.append((deals.deal_win(version=version, by=owner, plan=_plan(version.total, closed_at, rng), at=closed_at), owner))
     return made
+
+
+def _solo_lead(customer, owner, introduced_at: datetime) -> None:
+    """The new department came in as the owner's own lead (线索引入), so the owner — and only the
+    owner — earned points on it before the close: density 1 for the deal (D8 counts point earners)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from leads.models import Lead, LeadSource, LeadStatus
+    from salesops.models import Activity, ActivityKind
+
+    lead = Lead.objects.create(
+        customer=customer, contact_name=customer.name, phone=customer.phone, hospital=customer.hospital,
+        hospital_name=customer.hospital.name, source=LeadSource.OTHER, status=LeadStatus.CONVERTED,
+        introduced_by=owner, assignee=owner, created_at=introduced_at, assigned_at=introduced_at,
+        first_assigned_at=introduced_at, acknowledged_at=introduced_at, first_effective_contact_at=introduced_at,
+        closed_at=introduced_at + timedelta(days=29),
+    )
+    Activity.objects.create(
+        rep=owner, team=owner.rep.team, kind=ActivityKind.LEAD_INTRODUCED, customer=customer, occurred_at=introduced_at,
+        subject_type=ContentType.objects.get_for_model(Lead), subject_id=str(lead.pk), facts={"source": lead.source},
+    )
 
 
 def _quote_flow(customer, rep, lines, *, start: datetime, outcome: str, rng, discount: str = "0", supervisor=None, end: datetime | None = None):
