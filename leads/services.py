@@ -762,7 +762,7 @@ def call_event_apply(event, *, now: datetime | None = None) -> DialerCall | None
     timeline, but it is not a rep's follow-up: it sets neither last_contact_at nor the first
     effective contact, and it writes no ledger row (the ledger is what reps do)."""
     now = now or timezone.now()
-    call = DialerCall.objects.select_for_update().select_related("lead").filter(external_ref=event.external_ref).first()
+    call = DialerCall.objects.select_for_update(of=("self",)).select_related("lead").filter(external_ref=event.external_ref).first()
     if call is None:
         return None
     call.status = event.status if event.status in DialerStatus.values else DialerStatus.FAILED

@@ -253,7 +253,7 @@ def _require_current(split: BonusSplit) -> None:
 @transaction.atomic
 def split_approve(*, split: BonusSplit, by, notify: bool = True) -> BonusSplit:
     """Freeze the split: from now on it never changes (a correction is a new split)."""
-    split = BonusSplit.objects.select_for_update().select_related("deal__owner__rep").get(pk=split.pk)
+    split = BonusSplit.objects.select_for_update(of=("self",)).select_related("deal__owner__rep").get(pk=split.pk)
     _require_current(split)
     refusal = split_approval_refusal(by, split)
     if refusal:
@@ -350,7 +350,7 @@ def reviews_visible_to(user):
 def contribution_review_decide(*, review: ContributionReview, accept: bool, reason: str, by) -> ContributionReview:
     """Accept (the held points count) or reject (a negative counter-entry is appended, T5). The
     reason is required either way; the decision is final and history-tracked."""
-    review = ContributionReview.objects.select_for_update().select_related("contribution").get(pk=review.pk)
+    review = ContributionReview.objects.select_for_update(of=("self",)).select_related("contribution").get(pk=review.pk)
     if not reviews_visible_to(by).filter(pk=review.pk).exists():
         raise PermissionDenied(_("只有该销售所在团队的主管或总监可以审核。"))
     if review.status != ReviewStatus.PENDING:

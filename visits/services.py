@@ -543,7 +543,7 @@ def transcript_attempt(*, evidence_id: int) -> VoiceTranscript | None:
     now = timezone.now()
     lease = timedelta(minutes=5)
     with transaction.atomic():
-        transcript = VoiceTranscript.objects.select_for_update().select_related("evidence").filter(evidence_id=evidence_id).first()
+        transcript = VoiceTranscript.objects.select_for_update(of=("self",)).select_related("evidence").filter(evidence_id=evidence_id).first()
         if transcript is None or transcript.status not in (TranscriptStatus.PENDING, TranscriptStatus.RETRYING):
             return transcript
         if transcript.next_attempt_at and transcript.next_attempt_at > now:

@@ -209,7 +209,7 @@ def deal_win(*, version: QuoteVersion, by, plan=None, at: datetime | None = None
     """A confirmed quote version becomes a won deal with its receivable plan (PlanItems, or
     (amount, due) pairs for a plain instalment plan)."""
     at = at or timezone.now()
-    version = QuoteVersion.objects.select_for_update().select_related("quote__customer__hospital", "quote__rep").get(pk=version.pk)
+    version = QuoteVersion.objects.select_for_update(of=("self",)).select_related("quote__customer__hospital", "quote__rep").get(pk=version.pk)
     if version.status != QuoteStatus.CONFIRMED:
         raise ValidationError(_("只有已确认的报价可以转为赢单"))
     if Deal.objects.filter(quote_version=version).exists():
@@ -344,7 +344,7 @@ def deal_lose(
     owner = by
     amount = ZERO
     if version is not None:
-        version = QuoteVersion.objects.select_for_update().select_related("quote").get(pk=version.pk)
+        version = QuoteVersion.objects.select_for_update(of=("self",)).select_related("quote").get(pk=version.pk)
         if not lifecycle.allowed(version.status, QuoteAction.LOSE):
             raise ValidationError(_("%(status)s的报价不能记为丢单") % {"status": version.get_status_display()})
         if Deal.objects.filter(quote_version__quote=version.quote_id).exists():
@@ -412,7 +412,7 @@ def payment_record(
     bank row proves it; anything else waits for finance (`payment_verify`). The pusher can only be
     named by finance or a supervisor, never themself; 回款推动 follows in `settle_push_credit`."""
     at = at or timezone.now()
-    receivable = Receivable.objects.select_for_update().select_related("deal__customer").get(pk=receivable.pk)
+    receivable = Receivable.objects.select_for_update(of=("self",)).select_related("deal__customer").get(pk=receivable.pk)
     errors = {}
     if receivable.deal.status != DealStatus.WON:
         raise ValidationError(_("只能对赢单记录回款"))
@@ -456,7 +456,7 @@ def payment_verify(*, payment: Payment, by, pushed_by=None, at: datetime | None 
     """Finance approves a payment a rep recorded (the money is on the account) and/or names its
     pusher; a supervisor may name the pusher of a payment the bank already proves."""
     at = at or timezone.now()
-    payment = Payment.objects.select_for_update().select_related("receivable__deal").get(pk=payment.pk)
+    payment = Payment.objects.select_for_update(of=("self",)).select_related("receivable__deal").get(pk=payment.pk)
     if payment.is_reversal or hasattr(payment, "reversal"):
         raise ValidationError(_("已冲销的回款不能再核实"))
     fields = []
@@ -492,7 +492,7 @@ def payment_reverse(*, payment: Payment, by, reason: str, at: datetime | None = 
     if role_of(by) not in (Role.SUPERVISOR, *FINANCE_ROLES):
         raise ValidationError(_("只有财务或主管可以冲销回款"))
     original = Payment.objects.select_for_update().get(pk=payment.pk)
-    receivable = Receivable.objects.select_for_update().select_related("deal__customer").get(pk=original.receivable_id)
+    receivable = Receivable.objects.select_for_update(of=("self",)).select_related("deal__customer").get(pk=original.receivable_id)
     if original.is_reversal:
         raise ValidationError(_("冲销记录本身不能再冲销"))
     if Payment.objects.filter(reverses=original).exists():

@@ -237,7 +237,7 @@ def needs_approval(version: QuoteVersion) -> bool:
 def quote_version_send(*, version: QuoteVersion, by, at: datetime | None = None) -> QuoteVersion:
     """Freeze the draft and record `quote_sent`. Earlier sent versions become superseded."""
     at = at or timezone.now()
-    version = QuoteVersion.objects.select_for_update().select_related("quote__customer").get(pk=version.pk)
+    version = QuoteVersion.objects.select_for_update(of=("self",)).select_related("quote__customer").get(pk=version.pk)
     _ensure_draft(version)
     lifecycle.target(version, QuoteAction.SEND)
     if not version.lines.exists():
@@ -330,7 +330,7 @@ def _close_drafts(version: QuoteVersion, at: datetime, reason: str) -> None:
 def quote_version_confirm(*, version: QuoteVersion, by, at: datetime | None = None) -> QuoteVersion:
     """The customer accepted this version: `quote_confirmed`; an open draft is closed with the reason."""
     at = at or timezone.now()
-    version = QuoteVersion.objects.select_for_update().select_related("quote__customer").get(pk=version.pk)
+    version = QuoteVersion.objects.select_for_update(of=("self",)).select_related("quote__customer").get(pk=version.pk)
     if version.status != QuoteStatus.SENT:
         raise ValidationError(_("只有已发送的报价可以确认（当前：%(status)s）") % {"status": version.get_status_display()})
     if version.valid_until and version.valid_until < timezone.localtime(at).date():
@@ -407,7 +407,7 @@ def approvers_for(quote: Quote) -> list:
 @transaction.atomic
 def discount_approval_request(*, version: QuoteVersion, by, reason: str = "", at: datetime | None = None) -> DiscountApproval:
     at = at or timezone.now()
-    version = QuoteVersion.objects.select_for_update().select_related("quote").get(pk=version.pk)
+    version = QuoteVersion.objects.select_for_update(of=("self",)).select_related("quote").get(pk=version.pk)
     _ensure_draft(version)
     if not needs_approval(version):
         raise ValidationError(_("当前折扣未超过审批线，无需审批"))
@@ -438,7 +438,7 @@ def discount_approval_request(*, version: QuoteVersion, by, reason: str = "", at
 def discount_approval_decide(*, approval: DiscountApproval, approve: bool, by, note: str = "", at: datetime | None = None) -> DiscountApproval:
     """A supervisor approves or rejects. Approval appends `approval` with the APPROVER as rep."""
     at = at or timezone.now()
-    approval = DiscountApproval.objects.select_for_update().select_related("version__quote__customer").get(pk=approval.pk)
+    approval = DiscountApproval.objects.select_for_update(of=("self",)).select_related("version__quote__customer").get(pk=approval.pk)
     if approval.status != ApprovalStatus.PENDING:
         raise ValidationError(_("该审批已处理（%(status)s）") % {"status": approval.get_status_display()})
     if approval.version.status != QuoteStatus.DRAFT:
