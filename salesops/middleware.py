@@ -66,3 +66,36 @@ class DatabaseBusyMiddleware:
             logging.getLogger(__name__).warning("database busy on %s: %s", request.path, exception)
             return database_busy_response(request)
         return None
+
+
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class RejectNulCharactersMiddleware:
+    """A NUL character in the path, a query parameter or a posted form field is never a real
+    input, and PostgreSQL refuses it in every text column: answer 400 naming the problem (R4)
+    instead of letting it reach a query and come back as a 500. Forms already refuse it in their
+    fields; this covers the raw parameters, URL segments and admin object ids that skip forms."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._has_nul(request):
+            from django.http import HttpResponseBadRequest
+            from django.utils.translation import gettext as _
+
+            return HttpResponseBadRequest(
+                _("请求中含有不可见的空字符（NUL），已拒绝。请检查网址或表单内容后重试。"), content_type="text/plain; charset=utf-8"
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request: HttpRequest) -> bool:
+        if "\x00" in request.path:
+            return True
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            return True
+        if request.method == "POST" and request.content_type in FORM_CONTENT_TYPES:
+            return any("\x00" in key or any("\x00" in value for value in values) for key, values in request.POST.lists())
+        return False

@@ -59,6 +59,15 @@ def client_ip(request: HttpRequest) -> str:
     return remote
 
 
+def login_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    """The username axes records and locks on: what was typed, cut to the longest real username
+    (150) — a 20 kB "username" would not fit axes' varchar(255) on PostgreSQL and answer 500."""
+    username = (credentials or {}).get("username")
+    if username is None and request is not None and request.method == "POST":
+        username = request.POST.get("username")
+    return str(username or "")[:150]
+
+
 def login_cool_off(request: HttpRequest | None = None) -> timedelta:
     """15 minutes for the first lockout; doubled for each earlier lockout of the same username or
     IP in the last 24 hours (at most 24 hours)."""
@@ -68,7 +77,7 @@ def login_cool_off(request: HttpRequest | None = None) -> timedelta:
     from axes.models import AccessFailureLog
 
     limit = max(1, int(getattr(settings, "AXES_FAILURE_LIMIT", 5)))
-    username = (request.POST.get("username") or "")[:255] if request.method == "POST" else ""
+    username = login_username(request)
     since = timezone.now() - timedelta(hours=24)
     failures = AccessFailureLog.objects.filter(attempt_time__gte=since)
     by_user = failures.filter(username=username).count() if username else 0

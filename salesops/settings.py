@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL in a path, parameter or form field: 400, never a PostgreSQL DataError (R4).
+    "salesops.middleware.RejectNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Chinese unless the user picked English with the switcher (ignores Accept-Language).
     "salesops.middleware.ChineseByDefaultMiddleware",
@@ -321,6 +323,7 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # an account and an address lock separately
+AXES_USERNAME_CALLABLE = "salesops.security.login_username"  # bounded to the column (PostgreSQL varchar(255))
 AXES_COOLOFF_TIME = "salesops.security.login_cool_off"  # 15 min, doubling per lockout within 24 h
 AXES_CLIENT_IP_CALLABLE = "salesops.security.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

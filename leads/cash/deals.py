@@ -256,7 +256,8 @@ def receivable_plan_update(*, deal: Deal, items: list[PlanItem], by) -> list[Rec
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
     if deal.status != DealStatus.WON:
         raise ValidationError(_("只有赢单有回款计划"))
-    existing = {r.pk: r for r in deal.receivables.select_for_update().annotate(payment_count=Count("payments"))}
+    # The deal row above is the lock; PostgreSQL refuses FOR UPDATE together with GROUP BY.
+    existing = {r.pk: r for r in deal.receivables.annotate(payment_count=Count("payments"))}
     frozen = {pk: r for pk, r in existing.items() if r.payment_count}
     editable = [item for item in items if item.receivable_id not in frozen]
     frozen_total = sum((r.amount for r in frozen.values()), ZERO)
