@@ -27,11 +27,12 @@ from salesops.delivery import channel_configured, claim
 from salesops.ledger import activity_append
 from salesops.models import ActivityKind, Channel, ConsentBasis, Customer, Department, Role, Team
 from salesops.notifications import notification_enqueue
+from salesops.privacy import mask_phone
 
 from . import assignment
 from .access import can_change_lead, may_hand_to
 from .availability import availability_at
-from .intake import IntakeData, consent_missing_message, format_phone
+from .intake import IntakeData, consent_missing_message
 from .models import (
     CLOSED_LEAD_STATUSES,
     OPEN_LEAD_STATUSES,
@@ -127,7 +128,9 @@ def _load_channel_settings() -> tuple:
 
 
 def _lead_summary(lead: Lead) -> list[str]:
-    lines = [_("客户：%(name)s %(phone)s") % {"name": lead.contact_name, "phone": format_phone(lead.phone)}]
+    # P2: messages travel through WeCom, e-mail and groups — the number is masked; the assignee
+    # opens the lead page (behind login) for the full number.
+    lines = [_("客户：%(name)s %(phone)s") % {"name": lead.contact_name, "phone": mask_phone(lead.phone)}]
     if lead.hospital_display:
         grade = lead.get_hospital_grade_display() if lead.hospital_grade else ""
         lines.append(_("医院：%(hospital)s %(grade)s") % {"hospital": lead.hospital_display, "grade": grade})

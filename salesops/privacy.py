@@ -84,6 +84,17 @@ def phone_for(user, phone: str | None, owner_id: int | None) -> str:
     return mask_phone(phone)
 
 
+def phone_view(user, phone: str | None, owner_id: int | None, *, revealed: bool = False) -> dict:
+    """What a template needs to show one number: the text, whether it is the full number, and a
+    tel: target only when it is (a masked number must not hide the full one in a link)."""
+    full = bool(phone) and (revealed or may_see_full_phone(user, owner_id))
+    return {
+        "shown": (format_phone(phone) if full else mask_phone(phone)) if phone else "",
+        "full": full,
+        "tel": phone if full else "",
+    }
+
+
 def format_phone(e164: str) -> str:
     """+8613800001111 → 138 0000 1111 for people."""
     import phonenumbers
