@@ -108,6 +108,12 @@ def format_phone(e164: str) -> str:
 # --- P3: the access log ---------------------------------------------------------------------------
 
 
+def client_ip_of(request) -> str:
+    from .security import client_ip
+
+    return client_ip(request)
+
+
 def log_access(request_or_user, obj, action: str, *, path: str = "", ip: str | None = None) -> None:
     """Append one access-log row: who did `action` (view/reveal/export/download/erase) on whose data."""
     from django.contrib.contenttypes.models import ContentType
