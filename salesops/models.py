@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .privacy_models import AccessAction, AccessLog, ConsentBasis, ErasureRecord, PersonalData, PrivacyNotice  # noqa: F401
+from .privacy_models import AccessAction, AccessLog, ConsentBasis, ErasureRecord, PersonalData, PrivacyNotice, RecordIsAppendOnly  # noqa: F401
 
 
 class Role(models.TextChoices):

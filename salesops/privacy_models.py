@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -50,15 +50,10 @@ class PrivacyNotice(models.Model):
 
     @classmethod
     def current(cls) -> "PrivacyNotice":
-        """The version shown now (created with the default text on a fresh database)."""
+        """The version shown now. Without any row (a flushed database) the shipped default, unsaved:
+        reading the notice never writes (the public form must render while the database is busy)."""
         notice = cls.objects.filter(active=True).order_by("-published_at", "-pk").first()
-        if notice is None:
-            try:
-                with transaction.atomic():
-                    notice = cls.objects.create(version=DEFAULT_NOTICE_VERSION, text=DEFAULT_NOTICE_TEXT)
-            except IntegrityError:  # exists but inactive, or created concurrently
-                notice = cls.objects.get(version=DEFAULT_NOTICE_VERSION)
-        return notice
+        return notice or cls(version=DEFAULT_NOTICE_VERSION, text=DEFAULT_NOTICE_TEXT)
 
 
 class RecordIsAppendOnly(Exception):
