@@ -353,6 +353,8 @@ def _pseudonymise_rows(model, pks, *, reason: str) -> int:
                 values[field] = pseudonym_name(value)
         for field in spec.text:
             values[field] = _empty_like(model._meta.get_field(field))
+        if not values:  # a row that only links to the person (a visit, a need): kept as it is
+            continue
         if any(f.name == "pseudonymised_at" for f in model._meta.concrete_fields):
             from django.utils import timezone
 

@@ -52,7 +52,7 @@ class PrivacyNotice(models.Model):
     def current(cls) -> "PrivacyNotice":
         """The version shown now. Without any row (a flushed database) the shipped default, unsaved:
         reading the notice never writes (the public form must render while the database is busy)."""
-        notice = cls.objects.filter(active=True).order_by("-published_at", "-pk").first()
+        notice = cls.objects.filter(active=True, published_at__lte=timezone.now()).order_by("-published_at", "-pk").first()
         return notice or cls(version=DEFAULT_NOTICE_VERSION, text=DEFAULT_NOTICE_TEXT)
 
 

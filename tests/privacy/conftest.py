@@ -15,6 +15,7 @@ from salesops.models import ContactTitle
 from salesops.notifications import notification_enqueue
 
 from ..factories import ContactFactory, CustomerFactory
+from ..leads.conftest import _fresh_cache, intake_secret, post_lead  # noqa: F401 — the signed API fixtures
 
 PHONE = "+8613957100015"
 NATIONAL = "13957100015"

@@ -101,9 +101,12 @@ def test_public_form_lead_keeps_the_version_the_person_saw(client, alice):
 
 def test_notice_is_history_tracked_and_edited_by_ops(client, olga):
     """P1 ops edit the notice in admin; every change is history."""
+    from django.utils import timezone
+
     client.force_login(olga)
+    now = timezone.localtime()
     response = client.post(reverse("admin:salesops_privacynotice_add"), {"version": "v2", "text": "新说明", "active": "on",
-                                                                        "published_at_0": "2026-12-02", "published_at_1": "10:00:00"})
+                                                                        "published_at_0": now.strftime("%Y-%m-%d"), "published_at_1": now.strftime("%H:%M:%S")})
     assert response.status_code == 302
     notice = PrivacyNotice.objects.get(version="v2")
     assert notice.history.count() == 1 and PrivacyNotice.current() == notice
