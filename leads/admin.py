@@ -267,3 +267,5 @@ class SourceConsentAdmin(SimpleHistoryAdmin):
 
     list_display = ("source", "collected_elsewhere", "note")
     list_editable = ("collected_elsewhere",)
+    list_filter = ("collected_elsewhere",)
+    search_fields = ("source", "note")

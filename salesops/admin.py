@@ -423,6 +423,7 @@ class AccessLogAdmin(AppendOnlyLogAdmin):
 @admin.register(ErasureRecord)
 class ErasureRecordAdmin(AppendOnlyLogAdmin):
     list_display = ("at", "by", "reason", "subject_hash")
+    list_filter = ("at",)
     search_fields = ("subject_hash", "reason")
 
 
@@ -433,3 +434,4 @@ class PrivacyNoticeAdmin(HistoryAdmin):
 
     list_display = ("version", "active", "published_at")
     list_filter = ("active",)
+    search_fields = ("version", "text")

@@ -140,6 +140,11 @@ class ErasureRecord(AppendOnly):
         return f"{self.at:%Y-%m-%d %H:%M} {self.reason}"
 
 
+# A fact once written is its own history (read by tests/salesops/test_audit.py).
+AccessLog._meta.append_only = True
+ErasureRecord._meta.append_only = True
+
+
 class PersonalData:
     """Declares where a model keeps personal data (P4, P5), read by `salesops.privacy`:
 
