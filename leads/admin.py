@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from salesops.admin import HistoryAdmin as SimpleHistoryAdmin  # T7: read-only history
+from salesops.admin import PersonalDataAdminMixin
 
 from .models import (
     Leave,
@@ -25,6 +26,7 @@ from .models import (
     LeadRepeat,
     NotifyChannel,
     RulesStatus,
+    SourceConsent,
     WebhookReceipt,
 )
 from .services import LeadActionError, rules_initial, rules_publish
@@ -57,8 +59,8 @@ class ContactAttemptInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(SimpleHistoryAdmin):
-    list_display = ("created_at", "contact_name", "phone", "hospital_display", "product_model", "source", "status", "assignee", "assigned_at", "acknowledged_at")
+class LeadAdmin(PersonalDataAdminMixin, SimpleHistoryAdmin):
+    list_display = ("created_at", "contact_name", "masked_phone", "hospital_display", "product_model", "source", "status", "assignee", "assigned_at", "acknowledged_at")
     list_filter = ("status", "source", "hospital_grade", "created_at")
     search_fields = ("contact_name", "phone", "hospital_name", "product_model", "assignee__username")
     date_hierarchy = "created_at"
@@ -69,6 +71,7 @@ class LeadAdmin(SimpleHistoryAdmin):
     readonly_fields = (
         "status", "assignee", "created_at", "assigned_at", "acknowledged_at", "acknowledged_via", "escalated_at",
         "first_effective_contact_at", "last_contact_at", "repeat_count", "last_repeat_at", "closed_at", "unassigned_reason", "page_link",
+        "consent_basis", "consent_notice_version", "consent_given_at", "consent_channel", "pseudonymised_at",
     )
     inlines = [DecisionInline, ContactAttemptInline]
 
@@ -256,3 +259,13 @@ class LeaveAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(SourceConsent)
+class SourceConsentAdmin(SimpleHistoryAdmin):
+    """P1: per channel, whether the person's consent is collected before the lead reaches us."""
+
+    list_display = ("source", "collected_elsewhere", "note")
+    list_editable = ("collected_elsewhere",)
+    list_filter = ("collected_elsewhere",)
+    search_fields = ("source", "note")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
@@ -111,7 +112,10 @@ def lead_intake_api(request: HttpRequest) -> JsonResponse:
         form = LeadIntakeForm(data={key: "" if value is None else value for key, value in payload.items()})
         if not form.is_valid():
             return 400, {"errors": {field: [str(message) for message in messages] for field, messages in form.errors.items()}}
-        result = lead_intake(data=form.intake_data())
+        try:
+            result = lead_intake(data=form.intake_data())
+        except ValidationError as exc:  # a rule of the service (P1 consent) — named like a form error
+            return 400, {"errors": {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}}
         lead = result.lead
         assignee = lead.assignee
         answer = {

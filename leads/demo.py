@@ -77,6 +77,22 @@ NEW_RULES_DAYS_AGO = 30
 STORY_HOSPITAL = "杭州市第一人民医院"  # issue 15's web lead: an owned customer reaches its owner
 
 
+
+_NOTICE_VERSION: dict[str, str] = {}  # one lookup per seeding process, not one per lead
+
+
+def demo_consent(source: str, created_at) -> dict:
+    """P1: demo leads carry consent like real ones — the website's notice, or the channel's basis."""
+    from salesops.models import ConsentBasis, PrivacyNotice
+
+    from .models import CONSENT_REQUIRED_SOURCES
+
+    if source in CONSENT_REQUIRED_SOURCES:
+        version = _NOTICE_VERSION.get("v") or _NOTICE_VERSION.setdefault("v", PrivacyNotice.current().version)
+        return {"consent_basis": ConsentBasis.NOTICE, "consent_notice_version": version,
+                "consent_given_at": created_at - timedelta(seconds=30), "consent_channel": str(source)}
+    return {"consent_basis": ConsentBasis.ELSEWHERE, "consent_channel": str(source)}
+
 def seed_territories(ctx, since: datetime) -> TerritoryIndex:
     """The demo company's territories, recorded (history) as set up at `since` so the simulation
     replays them for every demo lead. Idempotent."""
@@ -170,6 +186,7 @@ def _story_lead(ctx, now: datetime, roster, territories, rules, last_assigned) -
         source=LeadSource.WEBSITE, assignee_id=decision.chosen_id, created_at=created_at,
         assigned_at=created_at + timedelta(milliseconds=9) if decision.chosen_id else None,
         status=LeadStatus.ASSIGNED if decision.chosen_id else LeadStatus.NEW,
+        **demo_consent(LeadSource.WEBSITE, created_at),
     )
     lead.first_assigned_at = lead.assigned_at
     if lead.assigned_at:  # the owner opened the WeCom card 40 s later
@@ -285,6 +302,7 @@ def _seed(ctx, rng: random.Random) -> None:
                 created_at=created_at,
                 assigned_at=created_at + timedelta(milliseconds=rng.randint(4, 40)) if assignee_id else None,
                 status=LeadStatus.ASSIGNED if assignee_id else LeadStatus.NEW,
+                **demo_consent(source, created_at),
             )
             lead.first_assigned_at = lead.assigned_at  # bulk_create skips Lead.save(), which keeps it
             lead._history_date = created_at

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import phonenumbers
 from django import forms
@@ -17,10 +18,14 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from salesops.models import Hospital, HospitalGrade, Product
-from salesops.params import parse_int
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from .models import LeadSource, one_or_none
+from salesops.models import ConsentBasis, Hospital, HospitalGrade, PrivacyNotice, Product
+from salesops.params import parse_int
+from salesops.privacy import format_phone  # noqa: F401 — re-exported: the one formatting rule
+
+from .models import LeadSource, SourceConsent, one_or_none
 
 MAX_NOTE = 2000
 
@@ -55,14 +60,6 @@ def normalize_phone(raw: str) -> str:
     if number.country_code != 86 or not phonenumbers.is_valid_number(number):
         raise ValidationError(_("不是有效的中国大陆电话号码：%(value)s"), params={"value": text}, code="invalid")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def format_phone(e164: str) -> str:
-    """+8613800001111 → 138 0000 1111 for people."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164, "CN"), phonenumbers.PhoneNumberFormat.NATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164
 
 
 def parse_grade(raw: str) -> str:
@@ -119,10 +116,63 @@ class IntakeData:
     source: str = LeadSource.WEBSITE
     note: str = ""
     warnings: list[str] = field(default_factory=list)
+    # P1: what the person consented to, when, through which channel — or the channel's basis.
+    consent_basis: str = ""
+    consent_version: str = ""
+    consent_given_at: datetime | None = None
+    consent_channel: str = ""
 
     @property
     def source_label(self) -> str:
         return str(LeadSource(self.source).label)
+
+
+def consent_missing_message() -> str:
+    return _("缺少本人同意记录：请随附 consent（version 隐私说明版本、given_at 同意时间、channel 同意渠道）")
+
+
+def parse_consent(value) -> tuple[str, datetime, str]:
+    """`{"version", "given_at", "channel"}` of the API (P1) → (version, aware time, channel).
+    Raises ValidationError naming what is wrong, in Chinese."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("consent 应为对象：{\"version\", \"given_at\", \"channel\"}"), code="invalid")
+    version = str(value.get("version") or "").strip()
+    channel = str(value.get("channel") or "").strip()
+    raw_time = value.get("given_at")
+    problems = []
+    if not version:
+        problems.append(_("缺少 version（隐私说明版本）"))
+    elif not PrivacyNotice.objects.filter(version=version).exists() and version != PrivacyNotice.current().version:
+        problems.append(_("未知的隐私说明版本：%(value)s") % {"value": version[:20]})
+    given_at = parse_datetime(raw_time) if isinstance(raw_time, str) and len(raw_time) <= 40 else None
+    if given_at is None:
+        problems.append(_("given_at 应为 ISO 8601 时间，如 2026-12-02T10:00:00+08:00"))
+    else:
+        if timezone.is_naive(given_at):
+            given_at = timezone.make_aware(given_at)
+        if given_at > timezone.now() + timedelta(minutes=5):
+            problems.append(_("given_at 不能晚于当前时间"))
+    if not channel:
+        problems.append(_("缺少 channel（同意渠道，如 website）"))
+    elif len(channel) > 40:
+        problems.append(_("channel 最多 40 个字符"))
+    if problems:
+        raise ValidationError("；".join(str(p) for p in problems), code="invalid")
+    return version, given_at, channel
+
+
+class ConsentField(forms.Field):
+    """The API's `consent` object; required unless the source collects consent elsewhere (form.clean)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value):
+        return None if value in (None, "", {}) else value
+
+    def clean(self, value):
+        value = self.to_python(value)
+        return None if value is None else parse_consent(value)
 
 
 class LeadIntakeForm(forms.Form):
@@ -136,8 +186,16 @@ class LeadIntakeForm(forms.Form):
     hospital_grade = forms.CharField(label=gettext_lazy("医院等级"), max_length=20, required=False)
     source = forms.CharField(label=gettext_lazy("来源渠道"), max_length=20, required=False)
     note = forms.CharField(label=gettext_lazy("备注"), max_length=MAX_NOTE, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    consent = ConsentField(label=gettext_lazy("本人同意"))
 
     default_source = LeadSource.WEBSITE
+
+    def clean(self):
+        data = super().clean()
+        source = data.get("source")
+        if source and "consent" not in self.errors and data.get("consent") is None and not SourceConsent.collected_elsewhere_for(source):
+            self.add_error("consent", consent_missing_message())
+        return data
 
     def clean_name(self) -> str:
         name = unicodedata.normalize("NFKC", self.cleaned_data["name"]).strip()
@@ -171,7 +229,13 @@ class LeadIntakeForm(forms.Form):
         hospital, hospital_name = data["hospital"]
         product = find_product(data.get("product_model", ""))
         grade = hospital.grade if hospital else data.get("hospital_grade", "")
+        consent = data.get("consent")
+        basis = {}
+        if consent:
+            version, given_at, channel = consent
+            basis = {"consent_basis": ConsentBasis.NOTICE, "consent_version": version, "consent_given_at": given_at, "consent_channel": channel}
         return IntakeData(
+            **basis,
             contact_name=data["name"],
             phone=data["phone"],
             product_model=product.model_number if product else data.get("product_model", "").strip(),
@@ -197,13 +261,28 @@ class PublicLeadForm(LeadIntakeForm):
         )
         self.fields["product_model"].widget = forms.TextInput(attrs={"list": "product-models"})
         del self.fields["source"]
+        # P1: the notice is shown above the box; the version the person saw travels with the form.
+        self.notice = PrivacyNotice.current()
+        self.fields["consent"] = forms.BooleanField(
+            label=gettext_lazy("我已阅读并同意《个人信息保护说明》，同意贵公司为联系我而处理上述信息"),
+            error_messages={"required": gettext_lazy("请阅读并勾选同意《个人信息保护说明》后再提交")},
+        )
+        self.fields["notice_version"] = forms.CharField(widget=forms.HiddenInput, required=False, initial=self.notice.version, max_length=20)
 
     def clean_source(self) -> str:
         return str(LeadSource.WEB_FORM)
 
+    def clean_notice_version(self) -> str:
+        version = (self.cleaned_data.get("notice_version") or "").strip()
+        if version and version != self.notice.version and not PrivacyNotice.objects.filter(version=version).exists():
+            return self.notice.version
+        return version or self.notice.version
+
     def clean(self):
         data = super().clean()
         data["source"] = str(LeadSource.WEB_FORM)
+        if data.get("consent") is True:
+            data["consent"] = (data.get("notice_version") or self.notice.version, timezone.now(), str(LeadSource.WEB_FORM))
         return data
 
     @property

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.models import Channel, Customer, Hospital, HospitalGrade, Notification, Product, Role
+from salesops.models import Channel, ConsentBasis, Customer, PersonalData, Hospital, HospitalGrade, Notification, Product, Role
 
 
 class RecordIsAppendOnly(Exception):
@@ -168,7 +168,15 @@ class Lead(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_up_leads", verbose_name=_("上一条线索"),
         help_text=_("同一电话在已关闭/已转化的线索之后再次咨询"),
     )
+    # P1: what the person consented to, when and through which channel (or why none was asked here).
+    consent_basis = models.CharField(_("同意依据"), max_length=12, choices=ConsentBasis.choices, blank=True)
+    consent_notice_version = models.CharField(_("隐私说明版本"), max_length=20, blank=True)
+    consent_given_at = models.DateTimeField(_("同意时间"), null=True, blank=True)
+    consent_channel = models.CharField(_("同意渠道"), max_length=40, blank=True)
+    # P4/P5: set when the person's fields were pseudonymised (erasure request or retention).
+    pseudonymised_at = models.DateTimeField(_("匿名化时间"), null=True, blank=True)
     history = HistoricalRecords()
+    personal_data = PersonalData(phone=("phone",), names=("contact_name",), text=("note",), context=("customer",))
 
     objects = LeadQuerySet.as_manager()
 
@@ -220,6 +228,36 @@ class Lead(models.Model):
         if self.assigned_at and self.acknowledged_at:
             return max(0, int((self.acknowledged_at - self.assigned_at).total_seconds()))
         return None
+
+
+# Sources whose leads must carry the person's own consent unless ops configure otherwise (P1).
+CONSENT_REQUIRED_SOURCES = (LeadSource.WEBSITE, LeadSource.WEB_FORM)
+
+
+class SourceConsent(models.Model):
+    """P1: per lead source, whether the person's consent was collected elsewhere (a phone call's
+    recorded notice, an exhibition sign-up sheet, a referral) — then intake records that basis;
+    otherwise every lead from the source must carry the consent the person gave (API, form)."""
+
+    source = models.CharField(_("来源渠道"), max_length=16, choices=LeadSource.choices, unique=True)
+    collected_elsewhere = models.BooleanField(
+        _("已另行取得同意"), default=False, help_text=_("勾选后，该渠道进线无需随附本人同意记录")
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True, help_text=_("在哪里、如何取得同意"))
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["source"]
+        verbose_name = verbose_name_plural = _("渠道同意设置")
+
+    def __str__(self) -> str:
+        return self.get_source_display()
+
+    @classmethod
+    def collected_elsewhere_for(cls, source: str) -> bool:
+        """The configured answer; without a row (a flushed database) the shipped default."""
+        row = one_or_none(cls.objects.filter(source=source).values_list("collected_elsewhere", flat=True))
+        return bool(row) if row is not None else source not in CONSENT_REQUIRED_SOURCES
 
 
 class RulesStatus(models.TextChoices):
@@ -399,6 +437,8 @@ class LeadRepeat(AppendOnlyModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("录入人")
     )
 
+    personal_data = PersonalData(via="lead", names=("contact_name",), text=("note",))
+
     class Meta:
         ordering = ["received_at"]
         verbose_name = verbose_name_plural = _("重复咨询")
@@ -462,6 +502,8 @@ class ContactAttempt(models.Model):
     proof = models.CharField(_("核实依据"), max_length=20, blank=True, help_text=_("call_robot / phone_system / visit_evidence"))
     history = HistoricalRecords()
 
+    personal_data = PersonalData(via="lead", text=("note",))
+
     class Meta:
         ordering = ["occurred_at", "pk"]
         verbose_name = verbose_name_plural = _("联系记录")
@@ -504,6 +546,8 @@ class DialerCall(models.Model):
     recording_url = models.URLField(_("录音"), max_length=500, blank=True)
     last_event_at = models.DateTimeField(_("最近回调"), null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["transcript"])
+
+    personal_data = PersonalData(via="lead", text=("transcript", "recording_url"))
 
     class Meta:
         ordering = ["requested_at"]

@@ -99,9 +99,17 @@ def document(max_body_bytes: int) -> dict:
                         "source": {"type": "string", "enum": list(LeadSource.values), "default": "website",
                                    "description": "Source channel; the Chinese labels (官网, 展会, 转介绍 …) are accepted too"},
                         "note": {"type": "string", "maxLength": 2000},
+                        "consent": {
+                            "type": "object", "required": ["version", "given_at", "channel"],
+                            "description": "P1: the person's consent to the privacy notice. Required unless the source is configured "
+                                           "as collecting consent elsewhere (400 naming `consent` otherwise)",
+                            "properties": {"version": {"type": "string", "maxLength": 20}, "given_at": {"type": "string", "format": "date-time"},
+                                           "channel": {"type": "string", "maxLength": 40}},
+                        },
                     },
                     "example": {"name": "王主任", "phone": "13800001111", "product_model": "AK-HIP-01",
-                                "hospital": "浙江省人民医院", "hospital_grade": "3A", "source": "website", "note": "想了解髋关节集采价格"},
+                                "hospital": "浙江省人民医院", "hospital_grade": "3A", "source": "website", "note": "想了解髋关节集采价格",
+                                "consent": {"version": "v1", "given_at": "2026-12-02T10:00:00+08:00", "channel": "website"}},
                 },
                 "LeadOut": {
                     "type": "object",

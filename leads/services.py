@@ -25,13 +25,14 @@ from django_q.models import Schedule
 
 from salesops.delivery import channel_configured, claim
 from salesops.ledger import activity_append
-from salesops.models import ActivityKind, Channel, Customer, Department, Role, Team
+from salesops.models import ActivityKind, Channel, ConsentBasis, Customer, Department, Role, Team
 from salesops.notifications import notification_enqueue
+from salesops.privacy import mask_phone
 
 from . import assignment
 from .access import can_change_lead, may_hand_to
 from .availability import availability_at
-from .intake import IntakeData, format_phone
+from .intake import IntakeData, consent_missing_message
 from .models import (
     CLOSED_LEAD_STATUSES,
     OPEN_LEAD_STATUSES,
@@ -48,6 +49,7 @@ from .models import (
     EFFECTIVE_CALL_SECONDS,
     Lead,
     LeadRepeat,
+    SourceConsent,
     LeadStatus,
     NotifyChannel,
     RulesStatus,
@@ -126,7 +128,9 @@ def _load_channel_settings() -> tuple:
 
 
 def _lead_summary(lead: Lead) -> list[str]:
-    lines = [_("客户：%(name)s %(phone)s") % {"name": lead.contact_name, "phone": format_phone(lead.phone)}]
+    # P2: messages travel through WeCom, e-mail and groups — the number is masked; the assignee
+    # opens the lead page (behind login) for the full number.
+    lines = [_("客户：%(name)s %(phone)s") % {"name": lead.contact_name, "phone": mask_phone(lead.phone)}]
     if lead.hospital_display:
         grade = lead.get_hospital_grade_display() if lead.hospital_grade else ""
         lines.append(_("医院：%(hospital)s %(grade)s") % {"hospital": lead.hospital_display, "grade": grade})
@@ -315,6 +319,20 @@ def _save_new_lead(lead: Lead, now: datetime) -> None:
     _lead_history().bulk_history_create([lead], default_date=now)
 
 
+def _consent_of(data: IntakeData, by) -> dict:
+    """P1, for every door (API, form, paste, import jobs): the person's own consent as given, else
+    the basis of a channel configured as collecting consent elsewhere, else the rep who entered it
+    vouches for it (a relayed lead); a website lead without any is refused."""
+    if data.consent_basis == ConsentBasis.NOTICE and data.consent_version and data.consent_given_at:
+        return {"consent_basis": ConsentBasis.NOTICE, "consent_notice_version": data.consent_version,
+                "consent_given_at": data.consent_given_at, "consent_channel": data.consent_channel[:40]}
+    if SourceConsent.collected_elsewhere_for(data.source):
+        return {"consent_basis": ConsentBasis.ELSEWHERE, "consent_channel": data.source}
+    if by is not None:
+        return {"consent_basis": ConsentBasis.ELSEWHERE, "consent_channel": f"entered_by:{by.get_username()}"[:40]}
+    raise ValidationError({"consent": [consent_missing_message()]})
+
+
 def lead_intake(*, data: IntakeData, by=None, now: datetime | None = None) -> IntakeResult:
     """Create and assign a lead — or, if the same phone came in within the dedupe window, record a
     repeat contact on the existing lead (L3). `by` is the rep who entered it (None: website).
@@ -327,6 +345,7 @@ def lead_intake(*, data: IntakeData, by=None, now: datetime | None = None) -> In
     O4: the decision's inputs are read and the lead is written inside the assignment lock; the
     rest of the transaction touches only rows no other intake contends for."""
     now = now or timezone.now()
+    consent = _consent_of(data, by)
     # No savepoint of its own: callers that wrap it (the API stores its receipt in the same
     # transaction) roll back as a whole.
     with transaction.atomic(savepoint=False):
@@ -352,6 +371,7 @@ def lead_intake(*, data: IntakeData, by=None, now: datetime | None = None) -> In
             introduced_by=by,
             previous_lead=duplicate,  # R8: a repeat contact on a closed lead opens a new, linked lead
             created_at=now,
+            **consent,
         )
         decision = _decide_safely(lead, rules, now)
         if by is not None:

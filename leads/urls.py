@@ -9,6 +9,7 @@ urlpatterns = [
     path("team/", views.team_leads, name="team"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("<int:pk>/reveal-phone/", views.reveal_phone, name="reveal_phone"),
     path("<int:pk>/contacts/", views.contact_create, name="contact"),
     path("<int:pk>/reassign/", views.reassign, name="reassign"),
     path("<int:pk>/close/", views.close, name="close"),

@@ -28,7 +28,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, role_of, sees_everything
-from salesops.models import Channel, Notification, Product, Role
+from salesops import privacy
+from salesops.models import AccessAction, Channel, Notification, Product, Role
 from salesops.params import parse_int_param
 
 from . import ratelimit
@@ -84,7 +85,8 @@ def _list_context(request: HttpRequest, leads, *, scope: str) -> dict:
     for lead in page:
         lead.overdue = lead.is_overdue(now, rules.ack_timeout_minutes)
         lead.red = lead.is_not_followed_up(now)
-        lead.phone_display = format_phone(lead.phone)
+        phone = privacy.phone_view(request.user, lead.phone, lead.assignee_id)  # P2
+        lead.phone_display, lead.phone_tel = phone["shown"], phone["tel"]
     return {"page": page, "state": state, "query": query, "scope": scope, "timeout": rules.ack_timeout_minutes, "now": now}
 
 
@@ -115,7 +117,7 @@ def team_leads(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _detail_context(request: HttpRequest, lead: Lead) -> dict:
+def _detail_context(request: HttpRequest, lead: Lead, *, revealed: bool = False) -> dict:
     rules = AssignmentRules.live()
     events, milestones = timeline(lead)
     decision = lead.decisions.select_related("rules", "chosen", "decided_by").order_by("-decided_at", "-pk").first()
@@ -123,7 +125,7 @@ def _detail_context(request: HttpRequest, lead: Lead) -> dict:
     can_change = can_change_lead(request.user, lead)
     return {
         "lead": lead,
-        "phone_display": format_phone(lead.phone),
+        "phone": privacy.phone_view(request.user, lead.phone, lead.assignee_id, revealed=revealed),  # P2
         "events": events,
         "milestones": milestones,
         "decision": decision,
@@ -144,8 +146,24 @@ def _detail_context(request: HttpRequest, lead: Lead) -> dict:
 @login_required
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = get_lead_for_user(request, pk)
-    template = "leads/lead_detail.html#timeline" if request.htmx else "leads/lead_detail.html"
-    return render(request, template, _detail_context(request, lead))
+    if request.htmx:  # the timeline's refresh: no personal fields in it, nothing to log
+        return render(request, "leads/lead_detail.html#timeline", _detail_context(request, lead))
+    privacy.log_access(request, lead, AccessAction.VIEW)  # P3
+    return render(request, "leads/lead_detail.html", _detail_context(request, lead))
+
+
+@never_cache
+@require_POST
+@login_required
+def reveal_phone(request: HttpRequest, pk: int) -> HttpResponse:
+    """P2 显示完整号码: a deliberate POST by someone who may see the lead, logged (P3). htmx swaps
+    the number in place; without JS the page comes back with the number in full."""
+    lead = get_lead_for_user(request, pk)
+    privacy.log_access(request, lead, AccessAction.REVEAL)
+    phone = privacy.phone_view(request.user, lead.phone, lead.assignee_id, revealed=True)
+    if request.htmx:
+        return render(request, "salesops/_phone.html", {"phone": phone, "phone_id": "lead-phone"})
+    return render(request, "leads/lead_detail.html", _detail_context(request, lead, revealed=True))
 
 
 def _after_action(request: HttpRequest, lead: Lead) -> HttpResponse:
@@ -213,6 +231,7 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         _attempt(request, lambda: lead_acknowledge(lead=lead, by=request.user, via="link"), _("已接收，请尽快联系客户"))
         return redirect("leads:detail", pk=lead.pk)
+    privacy.log_access(request, lead, AccessAction.VIEW)  # P3: the assignee's own lead, shown in full
     return render(request, "leads/ack_confirm.html", {"lead": lead, "phone_display": format_phone(lead.phone), "token": token})
 
 

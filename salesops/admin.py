@@ -18,15 +18,18 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .forms import RepAdminForm
 from .models import (
+    AccessLog,
     Activity,
     Contact,
     Customer,
     Department,
+    ErasureRecord,
     Hospital,
     ImportJob,
     ImportKind,
     Notification,
     NotificationAttempt,
+    PrivacyNotice,
     Product,
     ProductLine,
     Rep,
@@ -174,15 +177,58 @@ class DepartmentAdmin(HistoryAdmin):
     autocomplete_fields = ("hospital",)
 
 
+class PersonalDataAdminMixin:
+    """P2–P4 in admin: numbers masked in lists, every opened record logged, and the 导出个人信息
+    action (the same export as `manage.py personal_data export`). `person_of(obj)` names the
+    person: {"phone": …} or {"contact_id": …}."""
+
+    actions = ["export_personal_data"]
+
+    def person_of(self, obj) -> dict:
+        return {"phone": obj.phone}
+
+    @admin.display(description=_("电话"))
+    def masked_phone(self, obj) -> str:
+        from .privacy import mask_phone
+
+        return mask_phone(obj.phone)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        obj = getattr(response, "context_data", {}).get("original") if hasattr(response, "context_data") else None
+        if obj is not None and request.method == "GET":
+            from .privacy import log_access
+
+            log_access(request, obj, "view")
+        return response
+
+    @admin.action(description=_("导出所选记录对应个人的全部信息（JSON）"))
+    def export_personal_data(self, request, queryset):
+        import json
+
+        from django.http import HttpResponse
+
+        from .privacy import client_ip_of, personal_data_export
+
+        documents = []
+        for obj in queryset[:50]:
+            person = {key: value for key, value in self.person_of(obj).items() if value}
+            if person:
+                documents.append(personal_data_export(**person, by=request.user, ip=client_ip_of(request)))
+        response = HttpResponse(json.dumps(documents, ensure_ascii=False, indent=1), content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="personal-data.json"'
+        return response
+
+
 class ContactInline(admin.TabularInline):
     model = Contact
     extra = 0
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportEntryMixin, HistoryAdmin):
+class CustomerAdmin(PersonalDataAdminMixin, ImportEntryMixin, HistoryAdmin):
     import_kinds = (ImportKind.CUSTOMERS,)
-    list_display = ("name", "hospital", "department", "owner", "phone", "created_at")
+    list_display = ("name", "hospital", "department", "owner", "masked_phone", "created_at")
     list_filter = ("hospital__grade", "hospital__city", "owner__rep__team")
     search_fields = ("name", "hospital__name", "phone", "owner__username", "owner__first_name")
     autocomplete_fields = ("hospital", "department", "owner")
@@ -190,15 +236,18 @@ class CustomerAdmin(ImportEntryMixin, HistoryAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(HistoryAdmin):
+class ContactAdmin(PersonalDataAdminMixin, HistoryAdmin):
     """T3: a title ops set here is a verified title (who and when are kept, with history)."""
 
-    list_display = ("name", "title", "title_verified_as", "title_verified_by", "title_verified_at", "customer", "phone")
+    list_display = ("name", "title", "title_verified_as", "title_verified_by", "title_verified_at", "customer", "masked_phone")
     list_filter = ("title", "title_verified_as")
     search_fields = ("name", "phone", "customer__name")
     autocomplete_fields = ("customer",)
     readonly_fields = ("title_verified_as", "title_verified_by", "title_verified_at")
-    actions = ["verify_titles"]
+    actions = ["verify_titles", "export_personal_data"]
+
+    def person_of(self, obj) -> dict:
+        return {"contact_id": obj.pk}
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -337,3 +386,52 @@ def register_history_logs(app_labels=("salesops", "leads", "cash", "visits", "sc
         if model._meta.app_label in app_labels and model.__name__.startswith("Historical") and hasattr(model, "history_type"):
             if not admin.site.is_registered(model):
                 admin.site.register(model, HistoryLogAdmin)
+
+
+# --- Personal information (P2–P4) --------------------------------------------------------------
+
+
+class AppendOnlyLogAdmin(admin.ModelAdmin):
+    """Read-only: nobody adds, changes or deletes a row here (the model refuses it too)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # P3: the data-protection role (group 数据保护, permission view_personal_data_log).
+        return request.user.has_perm("salesops.view_personal_data_log")
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(AppendOnlyLogAdmin):
+    list_display = ("at", "username", "action", "subject_type", "subject_id", "ip", "path")
+    list_filter = ("action", "subject_type", "at")
+    search_fields = ("username", "subject_id", "ip", "path")
+    date_hierarchy = "at"
+    list_select_related = ("subject_type",)
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(AppendOnlyLogAdmin):
+    list_display = ("at", "by", "reason", "subject_hash")
+    list_filter = ("at",)
+    search_fields = ("subject_hash", "reason")
+
+
+@admin.register(PrivacyNotice)
+class PrivacyNoticeAdmin(HistoryAdmin):
+    """P1: ops edit the notice the public form shows; the newest active version is shown and every
+    lead keeps the version it consented to. Publish a changed text as a new version."""
+
+    list_display = ("version", "active", "published_at")
+    list_filter = ("active",)
+    search_fields = ("version", "text")

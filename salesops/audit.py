@@ -32,8 +32,9 @@ def history_rows(obj, limit: int = 100) -> list[dict]:
                         "who": who,
                         "action": action,
                         "field": _field_label(obj.__class__, change.field),
-                        "before": change.old,
-                        "after": change.new,
+                        # P2: history is read by everyone who sees the record — numbers in it are masked.
+                        "before": _masked(change.old),
+                        "after": _masked(change.new),
                     }
                 )
             if not delta.changes:
@@ -41,3 +42,9 @@ def history_rows(obj, limit: int = 100) -> list[dict]:
         else:
             rows.append({"when": record.history_date, "who": who, "action": action, "field": "", "before": "", "after": ""})
     return rows
+
+
+def _masked(value):
+    from .privacy import mask_phones
+
+    return mask_phones(value) if isinstance(value, str) else value

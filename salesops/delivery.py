@@ -15,7 +15,6 @@ call_robot (the outbound dialer; payload["call"] is the request).
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 import time
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from . import privacy
 from .integrations import IntegrationError, dialer, timeout_for, wecom
 from .models import ChannelCircuit, CircuitState, Channel, Notification, NotificationAttempt, NotificationStatus
 
@@ -148,19 +148,9 @@ def _send_wecom_app(notification: Notification) -> str:
     )
 
 
-# A CN mobile written any usual way (13800001111, 138 0000 1111, +86 138-0000-1111) or a landline.
-PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1\d{2})[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)|(?<!\d)(0\d{2,3})[\s-]?(\d{7,8})(?!\d)")
-
-
 def mask_phones(text: str) -> str:
-    """139 0000 5678 → 139****5678; 0571-87654321 → 0571****4321 (R2: group messages)."""
-
-    def _mask(match: re.Match) -> str:
-        if match.group(1):
-            return f"{match.group(1)}****{match.group(3)}"
-        return f"{match.group(4)}****{match.group(5)[-4:]}"
-
-    return PHONE_IN_TEXT.sub(_mask, text or "")
+    """139 0000 5678 → 139****5678; 0571-87654321 → 0571****4321 (R2, P2: the one rule in salesops/privacy.py)."""
+    return privacy.mask_phones(text)
 
 
 def _send_wecom_robot(notification: Notification) -> str:

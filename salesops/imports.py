@@ -46,6 +46,7 @@ from simple_history.utils import bulk_create_with_history
 
 from .access import role_of, sees_everything, users_visible_to
 from .models import (
+    ConsentBasis,
     ContactTitle,
     CoordinateSystem,
     Customer,
@@ -485,8 +486,11 @@ class CustomerRules(RowRules):
             for row in rows
         ]
         customers = _bulk_create(customers, Customer, by=by, reason=reason)
+        imported_at = timezone.now()
         contacts = [
-            Contact(customer_id=customer.pk, name=row.clean["contact"], title=row.clean["title"], phone=row.clean["phone"])
+            # P1: an imported list's people were collected by its source; the basis is recorded.
+            Contact(customer_id=customer.pk, name=row.clean["contact"], title=row.clean["title"], phone=row.clean["phone"],
+                    consent_basis=ConsentBasis.IMPORT, consent_recorded_at=imported_at)
             for row, customer in zip(rows, customers, strict=True)
             if row.clean["contact"]
         ]

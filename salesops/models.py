@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .privacy_models import AccessAction, AccessLog, ConsentBasis, ErasureRecord, PersonalData, PrivacyNotice, RecordIsAppendOnly  # noqa: F401
+
 
 class Role(models.TextChoices):
     REP = "rep", _("销售代表")
@@ -223,6 +225,8 @@ class Customer(models.Model):
     notes = models.TextField(_("备注"), blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     history = HistoricalRecords()
+    # A department's number is usually a switchboard; when it is a person's mobile, it is erased too.
+    personal_data = PersonalData(phone=("phone",))
 
     objects = CustomerQuerySet.as_manager()
 
@@ -256,7 +260,11 @@ class Contact(models.Model):
         verbose_name=_("职务核实人"),
     )
     title_verified_at = models.DateTimeField(_("职务核实时间"), null=True, blank=True, editable=False)
+    # P1: on what basis we hold this person's data (imported lists: the source collected consent).
+    consent_basis = models.CharField(_("同意依据"), max_length=12, blank=True, choices=ConsentBasis.choices)
+    consent_recorded_at = models.DateTimeField(_("同意记录时间"), null=True, blank=True)
     history = HistoricalRecords()
+    personal_data = PersonalData(phone=("phone",), names=("name",), context=("customer",))
 
     class Meta:
         ordering = ["customer__name", "name"]
@@ -614,3 +622,4 @@ def _register_user_history() -> None:
 
 
 _register_user_history()
+

@@ -14,3 +14,10 @@ def deliver_due() -> int:
     from .delivery import deliver_due as sweep
 
     return sweep()
+
+
+def privacy_retention() -> dict:
+    """Scheduled daily (salesops migration 0009 'salesops.privacy_retention', P5)."""
+    from .privacy import retention_run
+
+    return retention_run()

@@ -12,6 +12,7 @@ customer_patterns = (
         path("", views.customer_list, name="list"),
         path("<int:pk>/", views.customer_detail, name="detail"),
         path("<int:pk>/edit/", views.customer_edit, name="edit"),
+        path("<int:pk>/reveal-phone/", views.customer_reveal_phone, name="reveal_phone"),
     ],
     "customers",
 )

@@ -19,12 +19,13 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_POST, require_http_methods
 
 from .access import get_customer_for_user, is_manager, role_of
 from .forms import CustomerForm
 from .integrations import IntegrationError, wecom_oauth
-from .models import Activity, Customer, Hospital, HospitalGrade
+from . import privacy
+from .models import AccessAction, Activity, Customer, Hospital, HospitalGrade
 from .services import customer_update
 
 logger = logging.getLogger(__name__)
@@ -48,16 +49,50 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(request, "salesops/customer_list.html", {"page": page, "query": query})
 
 
+def _customer_context(request: HttpRequest, customer: Customer, *, revealed: bool = False) -> dict:
+    """P2: numbers in full for the customer's owner and the policy's roles, else masked."""
+    contacts = list(customer.contacts.all())
+    for contact in contacts:
+        contact.phone_view = privacy.phone_view(request.user, contact.phone, customer.owner_id, revealed=revealed)
+        contact.phone_id = f"contact-phone-{contact.pk}"
+    return {
+        "customer": customer,
+        "contacts": contacts,
+        "phone": privacy.phone_view(request.user, customer.phone, customer.owner_id, revealed=revealed),
+        "activities": customer.activities.select_related("rep")[:50],
+        "can_edit": is_manager(request.user) or customer.owner_id == request.user.pk,
+    }
+
+
+@never_cache
 @login_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_customer_for_user(request, pk)
-    activities = customer.activities.select_related("rep")[:50]
-    can_edit = is_manager(request.user) or customer.owner_id == request.user.pk
-    return render(
-        request,
-        "salesops/customer_detail.html",
-        {"customer": customer, "contacts": customer.contacts.all(), "activities": activities, "can_edit": can_edit},
-    )
+    privacy.log_access(request, customer, AccessAction.VIEW)  # P3
+    return render(request, "salesops/customer_detail.html", _customer_context(request, customer))
+
+
+@never_cache
+@require_POST
+@login_required
+def customer_reveal_phone(request: HttpRequest, pk: int) -> HttpResponse:
+    """P2 显示完整号码: a deliberate POST, logged (P3). htmx asks for one number (HX-Target);
+    without JS the page comes back with this customer's numbers in full."""
+    customer = get_customer_for_user(request, pk)
+    target = request.headers.get("HX-Target", "") if request.htmx else ""
+    contacts = {f"contact-phone-{contact.pk}": contact for contact in customer.contacts.exclude(phone="")}
+    if target in contacts:
+        contact = contacts[target]
+        privacy.log_access(request, contact, AccessAction.REVEAL)
+        phone = privacy.phone_view(request.user, contact.phone, customer.owner_id, revealed=True)
+        return render(request, "salesops/_phone.html", {"phone": phone, "phone_id": target})
+    privacy.log_access(request, customer, AccessAction.REVEAL)
+    if target == "customer-phone":
+        phone = privacy.phone_view(request.user, customer.phone, customer.owner_id, revealed=True)
+        return render(request, "salesops/_phone.html", {"phone": phone, "phone_id": target})
+    for contact in contacts.values():
+        privacy.log_access(request, contact, AccessAction.REVEAL)
+    return render(request, "salesops/customer_detail.html", _customer_context(request, customer, revealed=True))
 
 
 @login_required

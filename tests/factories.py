@@ -122,3 +122,17 @@ class ProductFactory(factory.django.DjangoModelFactory):
     name = "人工髋关节"
     line = factory.SubFactory(ProductLineFactory)
     list_price = Decimal("12800.00")
+
+
+def consented_intake(**fields):
+    """A website lead as the intake service receives it, with the person's consent to the privacy
+    notice (P1). Tests of the consent rule itself build `IntakeData` without it."""
+    from django.utils import timezone
+
+    from leads.intake import IntakeData
+
+    fields.setdefault("consent_basis", "notice")
+    fields.setdefault("consent_version", "v1")
+    fields.setdefault("consent_given_at", timezone.now())
+    fields.setdefault("consent_channel", "website")
+    return IntakeData(**fields)

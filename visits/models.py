@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.models import ActivityKind, Contact, Customer, Team
+from salesops.models import ActivityKind, Contact, Customer, PersonalData, Team
 
 
 class ModuleKind(models.TextChoices):
@@ -255,6 +255,9 @@ class VisitTask(models.Model):
     history = HistoricalRecords()
 
     objects = VisitTaskQuerySet.as_manager()
+
+    # A visit with a named contact is that person's data too (exported; the visit itself is kept).
+    personal_data = PersonalData(via="contact")
 
     class Meta:
         ordering = ["-due_date", "-pk"]
@@ -526,6 +529,8 @@ class Need(models.Model):
     history = HistoricalRecords()
 
     objects = WriteOnceQuerySet.as_manager()
+
+    personal_data = PersonalData(via="task")
 
     class Meta:
         ordering = ["task", "version", "position"]

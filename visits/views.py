@@ -20,7 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, users_visible_to
-from salesops.models import Activity, Customer
+from salesops import privacy
+from salesops.models import AccessAction, Activity, Customer
 from salesops.params import parse_int_param
 
 from . import qr, services, storage
@@ -423,6 +424,7 @@ def evidence_file(request: HttpRequest, pk: int) -> FileResponse:
     if actual != evidence.sha256:  # R10: a changed or missing original is never served as evidence
         storage.integrity_alert(evidence, actual, where=f"下载（{request.user.get_username()}）")
         return render(request, "visits/evidence_integrity.html", {"evidence": evidence, "missing": actual is None}, status=409)
+    privacy.log_access(request, evidence, AccessAction.DOWNLOAD)  # P3: a photo, a signature, a voice shows a person
     # Browsers show these themselves; anything else (HEIC, AMR …) is offered as a download.
     shown = evidence.content_type in BROWSER_SHOWS or evidence.is_audio
     # F2: a PDF with active content is never opened in the browser's viewer.

@@ -94,7 +94,9 @@ def post_intake(host: str, port: int, secret: str, payload: dict, *, forwarded_h
 def payload_for(client: int, number: int, run_tag: int, products: list[str], hospitals: list[str]) -> dict:
     # A unique, valid CN mobile per request so that no intake is a duplicate (L3 dedupe).
     phone = f"+86139{run_tag % 10}{client % 100:02d}{number % 100000:05d}"
-    payload = {"name": f"压测客户{client}-{number}", "phone": phone, "source": "website"}
+    payload = {"name": f"压测客户{client}-{number}", "phone": phone, "source": "website",
+               # P1: the website sends the consent the person gave to the privacy notice
+               "consent": {"version": "v1", "given_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), "channel": "website"}}
     if products:
         payload["product_model"] = products[(client + number) % len(products)]
     if hospitals:

@@ -35,7 +35,7 @@ def run(report) -> None:
     from django.db import connections
     from django.utils import timezone
 
-    from leads.intake import IntakeData
+    from tests.factories import consented_intake
     from leads.models import Lead
     from leads.services import lead_intake
     from salesops import delivery
@@ -64,7 +64,7 @@ def run(report) -> None:
     )
     # Overdue leads (assigned 4 minutes ago), their notifications on the in-app channel only.
     past = timezone.now() - timedelta(minutes=4)
-    leads = [lead_intake(data=IntakeData(contact_name=f"隔离{i}", phone=f"+86139000066{i:02d}"), now=past).lead for i in range(LEADS)]
+    leads = [lead_intake(data=consented_intake(contact_name=f"隔离{i}", phone=f"+86139000066{i:02d}"), now=past).lead for i in range(LEADS)]
     rep.user.email = "rep@example.com"  # after the intakes: this process sends inline (Q_SYNC)
     rep.user.save()
     now = timezone.now()

@@ -201,7 +201,8 @@ def run(report) -> None:
             for index in range(WARMUP + INTAKES):
                 product, hospital = rng.choice(products), rng.choice(hospitals)
                 body = json.dumps({"name": f"基准客户{index}", "phone": f"+86139{index:08d}", "product_model": product.model_number,
-                                   "hospital": hospital.name, "source": "website"}).encode()
+                                   "hospital": hospital.name, "source": "website",
+                                   "consent": {"version": "v1", "given_at": "2026-01-01T09:00:00+08:00", "channel": "website"}}).encode()
                 headers = signature_headers(SECRET, body)
                 if index == WARMUP:
                     with CaptureQueriesContext(connection) as captured:

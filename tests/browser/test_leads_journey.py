@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from leads.models import Lead, LeadStatus
 from salesops.integrations.webhooks import signature_headers
-from tests.leads.conftest import INTAKE_SECRET
+from tests.leads.conftest import INTAKE_SECRET, with_consent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,6 +23,7 @@ def browser_context_args(browser_context_args):
 
 
 def _post_lead(base_url: str, payload: dict) -> dict:
+    payload = with_consent("/api/v1/leads", payload)  # P1: the website sends the person's consent
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(f"{base_url}/api/v1/leads", data=body, method="POST", headers={"Content-Type": "application/json", **signature_headers(INTAKE_SECRET, body)})
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -112,7 +112,7 @@ def test_inbox_read_with_a_lookalike_id_marks_nothing(client, alice):
 def test_public_form_hospital_lookalike_digit_is_a_form_error(client, settings):
     """R4 hospital "፩" on the public form: a form error naming the hospital, not a 500."""
     settings.LEAD_FORM_RATE_LIMIT = (100, 600)
-    response = client.post(reverse("leads:public_form"), {"name": "王主任", "phone": "13800001111", "hospital": "፩"})
+    response = client.post(reverse("leads:public_form"), {"consent": "on", "name": "王主任", "phone": "13800001111", "hospital": "፩"})
     assert response.status_code == 400
     assert "没有编号为 ፩ 的医院" in response.content.decode()
 

@@ -36,7 +36,8 @@ def build_world(*, alice, bob, carol, charlie, dave, diana, olga, client) -> dic
 
     form = LeadIntakeForm(
         data={"name": "王主任", "phone": "13800001111", "product_model": "AK-HIP-01", "hospital": hospital.name,
-              "hospital_grade": "3A", "source": "website", "note": "想了解髋关节"}
+              "hospital_grade": "3A", "source": "website", "note": "想了解髋关节",
+              "consent": {"version": "v1", "given_at": timezone.now().isoformat(), "channel": "website"}}  # P1
     )
     assert form.is_valid(), form.errors
     lead = lead_intake(data=form.intake_data()).lead

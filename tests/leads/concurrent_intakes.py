@@ -15,7 +15,7 @@ def main() -> None:
     django.setup()
     from django.db import connections
 
-    from leads.intake import IntakeData
+    from tests.factories import consented_intake
     from leads.services import lead_intake
     from salesops.models import Product
 
@@ -26,7 +26,7 @@ def main() -> None:
     def submit(index: int):
         try:
             barrier.wait()
-            data = IntakeData(contact_name=f"并发{index}", phone=f"+8613800002{index:03d}", product=product, product_model=product.model_number, hospital_grade="3A")
+            data = consented_intake(contact_name=f"并发{index}", phone=f"+8613800002{index:03d}", product=product, product_model=product.model_number, hospital_grade="3A")
             return lead_intake(data=data).lead.assignee_id
         finally:
             connections.close_all()

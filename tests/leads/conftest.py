@@ -37,7 +37,24 @@ def dialer_secret(settings) -> str:
     return DIALER_SECRET
 
 
+def consent(**overrides) -> dict:
+    """P1: what the website backend sends with every lead: the notice version the person agreed
+    to, when, and where."""
+    from django.utils import timezone
+
+    return {"version": "v1", "given_at": timezone.now().isoformat(), "channel": "website", **overrides}
+
+
+def with_consent(path: str, payload):
+    """Lead intakes carry the person's consent unless a test says otherwise (`"consent": None`
+    or any explicit value)."""
+    if path.rstrip("/").endswith("/api/v1/leads") and isinstance(payload, dict) and "consent" not in payload:
+        return {**payload, "consent": consent()}
+    return payload
+
+
 def signed(client, path: str, payload=None, *, secret: str, msg_id: str | None = None, timestamp: int | None = None, raw: bytes | None = None):
+    payload = with_consent(path, payload)
     body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
     headers = signature_headers(secret, body, msg_id=msg_id, timestamp=timestamp)
     return client.post(path, data=body, content_type="application/json", headers=headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.models import ContactAttempt, Lead, LeadRepeat, LeadStatus
 from leads.services import LeadActionError, contact_attempt_record, lead_close, lead_intake, lead_reassign, rules_create_draft
 from leads.simulation import simulate
@@ -21,7 +21,7 @@ def charlies_lead_introduced_by_alice(alice, bob, charlie):
     for user in (alice, bob):
         user.rep.on_duty = False
         user.rep.save()
-    lead = lead_intake(data=IntakeData(contact_name="跨组客户", phone="+8613800009999"), by=alice).lead
+    lead = lead_intake(data=consented_intake(contact_name="跨组客户", phone="+8613800009999"), by=alice).lead
     assert lead.assignee == charlie
     for user in (alice, bob):
         user.rep.on_duty = True
@@ -51,7 +51,7 @@ def test_supervisor_cannot_close_or_reassign_another_teams_lead_from_any_door(cl
 
 def test_supervisor_reassigns_only_to_own_teams_reps(carol, alice, charlie):
     """R8: even on her own team's lead, carol cannot hand it to another team's rep."""
-    lead = lead_intake(data=IntakeData(contact_name="本组客户", phone="+8613800008888")).lead
+    lead = lead_intake(data=consented_intake(contact_name="本组客户", phone="+8613800008888")).lead
     assert lead.assignee in (alice, charlie)
     lead.assignee = alice
     with pytest.raises(LeadActionError):
@@ -60,7 +60,7 @@ def test_supervisor_reassigns_only_to_own_teams_reps(carol, alice, charlie):
 
 def test_own_teams_lead_and_the_pool_stay_writable(carol, dave, alice):
     """R8: the rule does not lock supervisors out of their own team's leads."""
-    lead = lead_intake(data=IntakeData(contact_name="本组客户", phone="+8613800008887")).lead
+    lead = lead_intake(data=consented_intake(contact_name="本组客户", phone="+8613800008887")).lead
     assert lead.assignee == alice
     lead_close(lead=lead, by=carol, status=LeadStatus.CLOSED, reason="重复")
     with pytest.raises(LeadActionError):
@@ -70,7 +70,7 @@ def test_own_teams_lead_and_the_pool_stay_writable(carol, dave, alice):
 def test_simulation_lists_only_leads_in_the_viewers_scope(client, olga, carol, dave, alice, charlie):
     """R8: dave (team B) simulating a draft sees only team B's reps and leads; olga sees all."""
     for index in range(8):
-        lead_intake(data=IntakeData(contact_name=f"客户{index}", phone=f"+86138000077{index:02d}"))
+        lead_intake(data=consented_intake(contact_name=f"客户{index}", phone=f"+86138000077{index:02d}"))
     draft = rules_create_draft(by=olga, weight_grade=5, weight_product_line=5, weight_workload=90, ack_timeout_minutes=3, dedupe_window_days=30)
     everything = simulate(draft, n=8, viewer=olga)
     scoped = simulate(draft, n=8, viewer=dave)

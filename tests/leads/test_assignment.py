@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from leads import assignment
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.models import AssignmentDecision, AssignmentRules, DecisionKind, Lead, LeadStatus, RulesStatus
 from leads.services import lead_intake, lead_reassign, rules_create_draft, rules_publish
 from salesops.models import HospitalGrade, Role
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _intake(phone: str, **extra):
-    data = IntakeData(contact_name="王主任", phone=phone, source="website", **extra)
+    data = consented_intake(contact_name="王主任", phone=phone, source="website", **extra)
     return lead_intake(data=data)
 
 

@@ -19,7 +19,7 @@ from django.core import mail
 from django.db import connections
 from django.utils import timezone
 
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.models import Lead
 from leads.services import lead_intake, leads_sweep
 from salesops import delivery
@@ -159,7 +159,7 @@ def test_escalation_is_not_queued_behind_deliveries_and_fires_within_4_minutes(h
     ChannelCircuit.objects.create(channel=Channel.WECOM_APP, state=CircuitState.OPEN, opened_at=timezone.now() + timedelta(hours=1))
     t0 = timezone.now()
     with time_machine.travel(t0, tick=False):
-        leads = [lead_intake(data=IntakeData(contact_name=f"客户{i}", phone=f"+86138000055{i:02d}")).lead for i in range(60)]
+        leads = [lead_intake(data=consented_intake(contact_name=f"客户{i}", phone=f"+86138000055{i:02d}")).lead for i in range(60)]
     assert all(lead.assignee_id == alice.pk for lead in leads)
     with time_machine.travel(t0 + timedelta(minutes=3, seconds=1), tick=True):
         started = time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import time_machine
 
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.models import ContactAttempt, ContactKind, LeadStatus
 from leads.services import lead_intake, leads_sweep
 from leads.timeline import humanize_duration, timeline
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def lead(alice, carol, hospital_3a):
     with time_machine.travel("2026-11-27 09:00:00 +0800", tick=False):
-        return lead_intake(data=IntakeData(contact_name="王主任", phone="+8613800001111", hospital=hospital_3a, hospital_name=hospital_3a.name, hospital_grade="3A")).lead
+        return lead_intake(data=consented_intake(contact_name="王主任", phone="+8613800001111", hospital=hospital_3a, hospital_name=hospital_3a.name, hospital_grade="3A")).lead
 
 
 def _log(client, lead, **fields):

@@ -276,13 +276,13 @@ def test_email_uses_django_61_mailers_when_configured(settings, alice, django_ca
 def test_group_robot_message_has_no_ack_link_and_no_full_phone(settings, httpserver, alice, django_capture_on_commit_callbacks):
     """R2: a new lead announced to the WeCom group carries neither the assignee's ack link nor
     the customer's full phone (139****5678); the rep's own channels keep the ack link."""
-    from leads.intake import IntakeData
+    from tests.factories import consented_intake
     from leads.services import lead_intake
 
     settings.WECOM_API_BASE, settings.WECOM_ROBOT_KEY = httpserver.url_for("").rstrip("/"), "ROBOT-KEY"
     httpserver.expect_request("/cgi-bin/webhook/send", query_string={"key": "ROBOT-KEY"}).respond_with_json({"errcode": 0, "errmsg": "ok"})
     with django_capture_on_commit_callbacks(execute=True):
-        lead = lead_intake(data=IntakeData(contact_name="王主任", phone="+8613912345678", source="website")).lead
+        lead = lead_intake(data=consented_intake(contact_name="王主任", phone="+8613912345678", source="website")).lead
     robot_row = Notification.objects.get(channel=Channel.WECOM_ROBOT, payload__lead_id=lead.pk)
     assert robot_row.status == NotificationStatus.DELIVERED
     content = json.loads(_requests(httpserver, "/cgi-bin/webhook/send")[0].data)["markdown"]["content"]

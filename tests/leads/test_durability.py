@@ -78,7 +78,7 @@ def test_api_keeps_the_lead_when_a_later_write_is_refused_and_the_sweep_assigns_
 def test_public_form_shows_success_and_keeps_the_lead_when_a_later_write_is_refused(table, client, ready):
     """R1: the public form has no retry, so the visitor sees success and the lead is kept."""
     with refusing_inserts(table):
-        response = client.post("/leads/form/", {"name": "周主任", "phone": "13800006666", "hospital": "浙江省人民医院", "product_model": "AK-HIP-01"})
+        response = client.post("/leads/form/", {"consent": "on", "name": "周主任", "phone": "13800006666", "hospital": "浙江省人民医院", "product_model": "AK-HIP-01"})
     assert response.status_code == 200 and response.context["done"] is True
     lead = Lead.objects.get(phone="+8613800006666")
     assert lead.status == LeadStatus.NEW and lead.assignee_id is None
@@ -153,7 +153,7 @@ def test_locked_database_keeps_the_public_form_filled_in_with_503(client, ready)
 
     AssignmentRules.live()
     with database_locked_by_another_process():
-        response = client.post("/leads/form/", {"name": "周主任", "phone": "13800006666"})
+        response = client.post("/leads/form/", {"consent": "on", "name": "周主任", "phone": "13800006666"})
     assert response.status_code == 503 and response["Retry-After"]
     html = response.content.decode()
     assert "系统繁忙" in html and "13800006666" in html

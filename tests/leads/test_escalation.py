@@ -13,7 +13,7 @@ from django_q.models import Schedule
 
 from leads.models import ContactAttempt, ContactSource, DialerCall, DialerStatus, Lead, LeadStatus, WebhookReceipt
 from leads.services import ack_path, lead_intake, leads_sweep
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.tasks import escalate_lead
 from salesops.models import Activity, ActivityKind, Channel, Notification, NotificationStatus
 
@@ -24,7 +24,7 @@ T0 = "2026-11-27 09:00:00 +0800"
 
 
 def _lead(phone="+8613800001111", **extra) -> Lead:
-    return lead_intake(data=IntakeData(contact_name="王主任", phone=phone, source="website", **extra)).lead
+    return lead_intake(data=consented_intake(contact_name="王主任", phone=phone, source="website", **extra)).lead
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from leads.intake import IntakeData, normalize_phone, parse_wechat_text
+from leads.intake import normalize_phone, parse_wechat_text
+from tests.factories import consented_intake
 from leads.models import Lead, LeadRepeat, LeadSource, LeadStatus
 from leads.services import lead_intake
 from salesops.models import Activity, ActivityKind
@@ -35,7 +36,7 @@ def test_landlines_normalise_and_foreign_or_junk_numbers_are_rejected():
 
 
 def _intake(phone="13800001111", **extra):
-    return lead_intake(data=IntakeData(contact_name=extra.pop("name", "王主任"), phone=normalize_phone(phone), **extra))
+    return lead_intake(data=consented_intake(contact_name=extra.pop("name", "王主任"), phone=normalize_phone(phone), **extra))
 
 
 def test_same_phone_within_window_is_a_repeat_contact_not_a_second_lead(alice):
@@ -157,7 +158,7 @@ def test_public_form_is_frameable_by_the_company_site(client, settings):
 
 def test_public_form_creates_an_assigned_lead(client, alice):
     """L1: a visitor's submission is a lead (source 官网表单), assigned like an API lead."""
-    response = client.post("/leads/form/", {"name": "周主任", "phone": "13800006666", "hospital": "某某医院", "hospital_grade": "2A", "product_model": "AK-HIP-01", "note": "请联系"})
+    response = client.post("/leads/form/", {"consent": "on", "name": "周主任", "phone": "13800006666", "hospital": "某某医院", "hospital_grade": "2A", "product_model": "AK-HIP-01", "note": "请联系"})
     assert response.status_code == 200 and "提交成功" in response.content.decode()
     lead = Lead.objects.get()
     assert (lead.source, lead.phone, lead.hospital_grade, lead.assignee) == (LeadSource.WEB_FORM, "+8613800006666", "2A", alice)
@@ -165,7 +166,7 @@ def test_public_form_creates_an_assigned_lead(client, alice):
 
 def test_public_form_errors_name_the_field(client, alice):
     """L1: a bad phone is answered next to the field, 400, nothing created."""
-    response = client.post("/leads/form/", {"name": "周主任", "phone": "123"})
+    response = client.post("/leads/form/", {"consent": "on", "name": "周主任", "phone": "123"})
     assert response.status_code == 400
     assert 'data-error-for="phone"' in response.content.decode()
     assert not Lead.objects.exists()
@@ -173,7 +174,7 @@ def test_public_form_errors_name_the_field(client, alice):
 
 def test_honeypot_submissions_create_nothing(client, alice):
     """L1: bots fill the hidden field; they see a success page and nothing is created."""
-    response = client.post("/leads/form/", {"name": "bot", "phone": "13800007777", "website": "http://spam.example"})
+    response = client.post("/leads/form/", {"consent": "on", "name": "bot", "phone": "13800007777", "website": "http://spam.example"})
     assert response.status_code == 200 and "提交成功" in response.content.decode()
     assert not Lead.objects.exists()
 
@@ -182,16 +183,16 @@ def test_public_form_is_rate_limited_per_ip(client, settings, alice):
     """L1: more than LEAD_FORM_RATE_LIMIT submissions from one IP in the window → 429."""
     settings.LEAD_FORM_RATE_LIMIT = (2, 600)
     with time_machine.travel("2026-11-27 09:00:00 +0800", tick=False):
-        codes = [client.post("/leads/form/", {"name": f"客户{i}", "phone": f"1380000{i:04d}"}, REMOTE_ADDR="203.0.113.9").status_code for i in range(3)]
-        other_ip = client.post("/leads/form/", {"name": "别人", "phone": "13900008888"}, REMOTE_ADDR="203.0.113.10").status_code
+        codes = [client.post("/leads/form/", {"consent": "on", "name": f"客户{i}", "phone": f"1380000{i:04d}"}, REMOTE_ADDR="203.0.113.9").status_code for i in range(3)]
+        other_ip = client.post("/leads/form/", {"consent": "on", "name": "别人", "phone": "13900008888"}, REMOTE_ADDR="203.0.113.10").status_code
     assert codes == [200, 200, 429] and other_ip == 200
     assert Lead.objects.count() == 3
 
 
 def test_public_form_is_not_dedupe_exempt(client, alice):
     """L3: the form goes through the same dedupe as the API."""
-    client.post("/leads/form/", {"name": "周主任", "phone": "13800006666"})
-    client.post("/leads/form/", {"name": "周主任", "phone": "138 0000 6666"})
+    client.post("/leads/form/", {"consent": "on", "name": "周主任", "phone": "13800006666"})
+    client.post("/leads/form/", {"consent": "on", "name": "周主任", "phone": "138 0000 6666"})
     assert Lead.objects.count() == 1 and LeadRepeat.objects.count() == 1
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import time_machine
 
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.models import Lead, LeadStatus
 from leads.services import lead_acknowledge, lead_intake
 from salesops.models import Channel, Notification
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _lead(name: str, phone: str) -> Lead:
-    return lead_intake(data=IntakeData(contact_name=name, phone=phone)).lead
+    return lead_intake(data=consented_intake(contact_name=name, phone=phone)).lead
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from leads import assignment
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.models import (
     AssignmentDecision,
     AssignmentRules,
@@ -41,7 +41,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def _intake(phone: str, hospital=None, **extra):
     if hospital is not None:
         extra |= {"hospital": hospital, "hospital_name": hospital.name, "hospital_grade": hospital.grade}
-    return lead_intake(data=IntakeData(contact_name="王主任", phone=phone, source="website", **extra))
+    return lead_intake(data=consented_intake(contact_name="王主任", phone=phone, source="website", **extra))
 
 
 def _territory(name: str, team, *, city: str = "", district: str = "", hospital=None) -> Territory:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from leads.intake import IntakeData
+from tests.factories import consented_intake
 from leads.models import AssignmentRules, RulesStatus
 from leads.services import lead_intake, rules_create_draft, rules_publish
 from leads.simulation import simulate
@@ -22,7 +22,7 @@ def history(hip, joint, spine, hospital_3a):
     grade_rep = RepFactory(user=UserFactory(username="grade", first_name="三甲"), grades_served=["3A"], capacity=50)
     grade_rep.product_lines.set([spine])
     for index in range(6):
-        lead_intake(data=IntakeData(contact_name=f"客户{index}", phone=f"+86138000011{index:02d}", product=hip, product_model=hip.model_number, hospital=hospital_3a, hospital_name=hospital_3a.name, hospital_grade="3A"))
+        lead_intake(data=consented_intake(contact_name=f"客户{index}", phone=f"+86138000011{index:02d}", product=hip, product_model=hip.model_number, hospital=hospital_3a, hospital_name=hospital_3a.name, hospital_grade="3A"))
     return line_rep.user, grade_rep.user
 
 

@@ -15,7 +15,7 @@ from ..factories import CustomerFactory, HospitalFactory, ProductLineFactory
 
 User = get_user_model()
 # Append-only by construction (see test_audit.APPEND_ONLY): readable in admin, never changed.
-APPEND_ONLY = {"Activity"}
+APPEND_ONLY = {"Activity", "AccessLog", "ErasureRecord"}
 
 
 def test_every_salesops_model_admin_has_search_filters_and_history():

@@ -66,6 +66,8 @@ def test_clean_import_creates_all_rows_with_history(client, upload, carol, alice
     assert customers["浙江省人民医院 创伤骨科"].department is None
     contact = Contact.objects.get(name="李华")
     assert (contact.title, contact.phone, contact.customer) == ("院长", "+8657187654321", spine)
+    # P1: an imported list's people were collected by the list's source; the basis is kept.
+    assert contact.consent_basis == "import" and contact.consent_recorded_at is not None
     assert Contact.objects.count() == 2
 
     history = Customer.history.filter(history_type="+")
