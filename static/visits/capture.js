@@ -308,6 +308,22 @@
     return step().then(done, function () { flushing = false; });
   }
 
+  // 开始拜访 elsewhere (workbench): send the phone's position with the form; never block on it.
+  document.querySelectorAll("form.geo-form:not([data-capture])").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var lat = form.querySelector("input[name=latitude]");
+      var lon = form.querySelector("input[name=longitude]");
+      if (!lat || !lon || lat.value || !navigator.geolocation || form.dataset.located) { return; }
+      event.preventDefault();
+      var done = function () { form.dataset.located = "1"; form.submit(); };
+      navigator.geolocation.getCurrentPosition(function (found) {
+        lat.value = found.coords.latitude.toFixed(6);
+        lon.value = found.coords.longitude.toFixed(6);
+        done();
+      }, done, { enableHighAccuracy: true, timeout: 8000, maximumAge: 60000 });
+    });
+  });
+
   // --- Wiring -----------------------------------------------------------------------------------
 
   function bind(root) {
