@@ -18,3 +18,52 @@
     }
   }, true);
 })();
+
+/* U4: the acknowledgement countdown (from the server's deadline) and turning on Web Push. */
+(function () {
+  "use strict";
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function tick() {
+    document.querySelectorAll("[data-deadline]").forEach(function (node) {
+      var left = Math.round((new Date(node.dataset.deadline).getTime() - Date.now()) / 1000);
+      var abs = Math.abs(left);
+      var text = Math.floor(abs / 60) + ":" + pad(abs % 60);
+      node.textContent = (left >= 0 ? node.dataset.labelLeft + " " : node.dataset.labelOverdue + " +") + text;
+      node.classList.toggle("overdue", left < 0);
+    });
+  }
+  if (document.querySelector("[data-deadline]")) { tick(); }
+  window.setInterval(tick, 1000);
+
+  function keyBytes(base64) {
+    var padded = (base64 + "===".slice((base64.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(padded);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i); }
+    return bytes;
+  }
+  function cookie(name) {
+    var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+  document.querySelectorAll("[data-push-subscribe]").forEach(function (button) {
+    if (!("serviceWorker" in navigator) || !("PushManager" in window)) { return; }
+    button.hidden = false;
+    var status = document.querySelector(button.dataset.status || "#push-status");
+    button.addEventListener("click", function () {
+      Notification.requestPermission().then(function (permission) {
+        if (permission !== "granted") { throw new Error(button.dataset.labelDenied); }
+        return Promise.all([navigator.serviceWorker.ready, fetch(button.dataset.keyUrl, { credentials: "same-origin" }).then(function (r) { return r.json(); })]);
+      }).then(function (both) {
+        return both[0].pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(both[1].publicKey) });
+      }).then(function (subscription) {
+        return fetch(button.dataset.saveUrl, {
+          method: "POST", credentials: "same-origin", body: JSON.stringify(subscription.toJSON()),
+          headers: { "Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken") }
+        });
+      }).then(function (response) {
+        if (status) { status.textContent = response.ok ? button.dataset.labelOn : button.dataset.labelFailed; }
+      }).catch(function (error) { if (status) { status.textContent = (error && error.message) || button.dataset.labelFailed; } });
+    });
+  });
+})();
