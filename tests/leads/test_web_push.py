@@ -148,3 +148,26 @@ def test_encryption_round_trip_matches_rfc8291_layout(browser_keys):
     body = webpush.encrypt(b'{"title":"hi"}', webpush.public_bytes(private.public_key()), auth)
     assert int.from_bytes(body[16:20], "big") == 4096 and body[20] == 65 and body[21] == 4
     assert webpush.decrypt(body, private, auth) == b'{"title":"hi"}'
+
+
+def test_lead_page_shows_the_acknowledgement_countdown_from_the_server_deadline(client, alice, bob, charlie):
+    """U4: the assignee's lead page carries the deadline (assigned + ack timeout) for the JS
+    countdown; once acknowledged it is gone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads.models import AssignmentRules
+
+    for user in (bob, charlie):
+        user.rep.on_duty = False
+        user.rep.save()
+    lead = lead_intake(data=IntakeData(contact_name="倒计时客户", phone="+8613800006666")).lead
+    client.force_login(alice)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    deadline = timezone.localtime(lead.assigned_at + timedelta(minutes=AssignmentRules.live().ack_timeout_minutes))
+    assert f'data-deadline="{deadline.isoformat()}"' in page and "pwa/register.js" in page
+    client.post(f"/leads/{lead.pk}/acknowledge/")
+    lead.refresh_from_db()
+    assert lead.acknowledged_at is not None
+    assert "data-deadline" not in client.get(f"/leads/{lead.pk}/").content.decode()
