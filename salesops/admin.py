@@ -28,6 +28,7 @@ from .models import (
     Notification,
     NotificationAttempt,
     Product,
+    PushSubscription,
     ProductLine,
     Rep,
     Team,
@@ -337,3 +338,16 @@ def register_history_logs(app_labels=("salesops", "leads", "cash", "visits", "sc
         if model._meta.app_label in app_labels and model.__name__.startswith("Historical") and hasattr(model, "history_type"):
             if not admin.site.is_registered(model):
                 admin.site.register(model, HistoryLogAdmin)
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(HistoryAdmin):
+    """U4: the browsers that accepted Web Push; ops may switch one off (never edit its keys)."""
+
+    list_display = ("user", "user_agent", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("user__username", "endpoint")
+    readonly_fields = ("user", "endpoint", "p256dh", "auth", "user_agent", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
