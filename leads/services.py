@@ -63,7 +63,7 @@ ACK_MAX_AGE = timedelta(days=7)
 # Which department of a hospital a lead for a product line belongs to.
 LINE_DEPARTMENTS = {"joint": "关节外科", "spine": "脊柱外科", "trauma": "创伤骨科", "sports": "运动医学科"}
 DEFAULT_DEPARTMENT = "骨科"
-PERSON_CHANNELS = (Channel.IN_APP, Channel.WECOM_APP, Channel.WECOM_ROBOT, Channel.EMAIL)
+PERSON_CHANNELS = (Channel.IN_APP, Channel.WECOM_APP, Channel.WECOM_ROBOT, Channel.EMAIL, Channel.WEB_PUSH)
 DIALER_SCRIPT = "first_touch_v1"
 
 
@@ -119,6 +119,8 @@ def channels_for(event: str, recipient) -> list[str]:
             continue
         if channel == Channel.EMAIL and not recipient.email:
             continue
+        if channel == Channel.WEB_PUSH and not recipient.push_subscriptions.filter(active=True).exists():
+            continue  # U4: only a user who turned push on in a browser
         chosen.append(channel)
     return chosen or [Channel.IN_APP]
 

@@ -134,6 +134,12 @@ def _detail_context(request: HttpRequest, lead: Lead, *, revealed: bool = False)
         "can_change": can_change,
         "can_reassign": is_manager(request.user),
         "overdue": lead.is_overdue(timezone.now(), rules.ack_timeout_minutes),
+        # U4: the acknowledgement countdown runs in the browser from this server-set deadline.
+        "ack_deadline": (
+            lead.assigned_at + timedelta(minutes=rules.ack_timeout_minutes)
+            if lead.assigned_at and not lead.acknowledged_at and lead.is_open
+            else None
+        ),
         "contact_form": ContactAttemptForm(),
         "close_form": CloseForm(),
         "reassign_form": ReassignForm(user=request.user) if is_manager(request.user) else None,

@@ -31,6 +31,7 @@ from .models import (
     NotificationAttempt,
     PrivacyNotice,
     Product,
+    PushSubscription,
     ProductLine,
     Rep,
     Team,
@@ -435,3 +436,14 @@ class PrivacyNoticeAdmin(HistoryAdmin):
     list_display = ("version", "active", "published_at")
     list_filter = ("active",)
     search_fields = ("version", "text")
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(HistoryAdmin):
+    """U4: the browsers that accepted Web Push; ops may switch one off (never edit its keys)."""
+
+    list_display = ("user", "user_agent", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("user__username", "endpoint")
+    readonly_fields = ("user", "endpoint", "p256dh", "auth", "user_agent", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False

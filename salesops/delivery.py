@@ -195,7 +195,39 @@ def _send_call_robot(notification: Notification) -> str:
     return dialer.request_call(**request)
 
 
+def _send_web_push(notification: Notification) -> str:
+    """U4: to every browser the recipient subscribed; a gone subscription is switched off. Sent
+    when at least one browser took it."""
+    from .integrations import webpush
+    from .models import PushSubscription
+    from .push import push_deactivate
+
+    subscriptions = list(PushSubscription.objects.filter(user_id=notification.recipient_id, active=True)) if notification.recipient_id else []
+    if not subscriptions:
+        raise IntegrationError("接收人没有开启浏览器推送", retryable=False, code="no_push_subscription")
+    payload = {
+        "title": notification.title,
+        "body": notification.body[:300],
+        "url": notification.url or "/",
+        "tag": f"notification-{notification.pk}",
+        "requireInteraction": True,
+    }
+    delivered, last_error = 0, None
+    for subscription in subscriptions:
+        try:
+            webpush.send(endpoint=subscription.endpoint, p256dh=subscription.p256dh, auth=subscription.auth, payload=payload)
+            delivered += 1
+        except IntegrationError as exc:
+            if exc.code == "gone":
+                push_deactivate(subscription)
+            last_error = exc
+    if not delivered:
+        raise last_error
+    return ""
+
+
 SENDERS = {
+    Channel.WEB_PUSH: _send_web_push,
     Channel.WECOM_APP: _send_wecom_app,
     Channel.WECOM_ROBOT: _send_wecom_robot,
     Channel.EMAIL: _send_email,
@@ -211,6 +243,7 @@ def channel_configured(channel: str) -> bool:
         Channel.WECOM_ROBOT: wecom.robot_configured(),
         Channel.EMAIL: True,
         Channel.CALL_ROBOT: dialer.configured(),
+        Channel.WEB_PUSH: True,  # VAPID keys: configured, or made for the process in development
     }.get(channel, False)
 
 
@@ -226,6 +259,7 @@ CHANNEL_DEFAULTS = {
     Channel.WECOM_ROBOT: (1, None),
     Channel.EMAIL: (4, None),
     Channel.CALL_ROBOT: (2, None),
+    Channel.WEB_PUSH: (4, None),
 }
 # Errors that say the channel itself is unwell (not the recipient or the message).
 CHANNEL_FAILURE_CODES = {"timeout", "network", "exception", "smtp"}

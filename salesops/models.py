@@ -416,6 +416,28 @@ class Channel(models.TextChoices):
     WECOM_ROBOT = "wecom_robot", _("企业微信群机器人")
     EMAIL = "email", _("邮件")
     CALL_ROBOT = "call_robot", _("外呼机器人")
+    WEB_PUSH = "web_push", _("浏览器推送")
+
+
+class PushSubscription(models.Model):
+    """U4: one browser (phone) of a user that accepted Web Push. The endpoint is the push
+    service's address for it; `active` is switched off when the service says it is gone."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions", verbose_name=_("用户"))
+    endpoint = models.URLField(_("推送地址"), max_length=1000, unique=True)
+    p256dh = models.CharField(_("公钥"), max_length=200)
+    auth = models.CharField(_("认证密钥"), max_length=100)
+    user_agent = models.CharField(_("浏览器"), max_length=300, blank=True)
+    active = models.BooleanField(_("有效"), default=True)
+    created_at = models.DateTimeField(_("订阅时间"), default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = verbose_name_plural = _("浏览器推送订阅")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.user_agent[:40] or self.endpoint[:40]}"
 
 
 class NotificationStatus(models.TextChoices):

@@ -302,6 +302,18 @@ ASR_API_KEY = os.environ.get("ASR_API_KEY", "")
 # PDF_TTF_FONT="" falls back to the non-embedded CID font STSong-Light.
 PDF_TTF_FONT = os.environ.get("PDF_TTF_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "5"))
+# U2: photos are compressed on the phone before upload (long edge in pixels, JPEG quality 0–1).
+VISITS_PHOTO_MAX_EDGE = int(os.environ.get("VISITS_PHOTO_MAX_EDGE", "2048"))
+VISITS_PHOTO_QUALITY = float(os.environ.get("VISITS_PHOTO_QUALITY", "0.85"))
+VISITS_WATERMARK_MAX_EDGE = int(os.environ.get("VISITS_WATERMARK_MAX_EDGE", "1600"))
+# U3: an offline capture uploaded more than this many minutes later is flagged.
+VISITS_CAPTURE_DELAY_FLAG_MINUTES = int(os.environ.get("VISITS_CAPTURE_DELAY_FLAG_MINUTES", "60"))
+# U4: Web Push (VAPID). Without keys, development makes a pair per process (subscriptions made with
+# it stop working on restart); production sets both (base64url, raw EC P-256) and the contact.
+WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "")
+WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
+WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:ops@example.com")
+WEBPUSH_TTL_SECONDS = int(os.environ.get("WEBPUSH_TTL_SECONDS", "3600"))
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import imports_views, views
+from visits import pwa as visits_pwa
+
+from . import imports_views, push, views
 from .admin import register_history_logs
 
 register_history_logs()
@@ -40,6 +42,10 @@ import_patterns = (
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("manifest.webmanifest", visits_pwa.manifest, name="pwa_manifest"),
+    path("sw.js", visits_pwa.service_worker, name="service_worker"),
+    path("push/key/", push.push_key, name="push_key"),
+    path("push/subscriptions/", push.push_subscription_save, name="push_subscribe"),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # R5: password reset by e-mail and password change (Chinese templates in templates/registration/).

@@ -16,7 +16,7 @@ from salesops.models import Role
 
 from . import services
 from .forms import PolicyModuleFormSet
-from .models import EvidencePolicy, Evidence, Need, TaskStatus, TemplateModule, VisitTask, VisitTemplate, VoiceTranscript
+from .models import CaptureReceipt, EvidencePolicy, Evidence, Need, TaskStatus, TemplateModule, VisitTask, VisitTemplate, VoiceTranscript
 
 
 class TemplateModuleInline(admin.TabularInline):
@@ -213,3 +213,21 @@ class NeedAdmin(ReadOnlyHistoryAdmin):
 class VoiceTranscriptAdmin(ReadOnlyHistoryAdmin):
     list_display = ("evidence", "status", "backend", "attempts", "last_error", "transcribed_at")
     list_filter = ("status", "backend")
+
+
+@admin.register(CaptureReceipt)
+class CaptureReceiptAdmin(SimpleHistoryAdmin):
+    """U3: what the phones sent, by key — read-only (receipts are written once by the services)."""
+
+    list_display = ("key", "action", "task", "user", "captured_at", "received_at", "delayed")
+    list_filter = ("action", "delayed")
+    search_fields = ("key",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

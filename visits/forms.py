@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from salesops.access import users_visible_to
 from salesops.models import Contact, Customer, Role
 
-from .models import ModuleKind, TemplateModule, VisitTask, VisitTemplate
+from .models import Evidence, ModuleKind, TemplateModule, VisitTask, VisitTemplate
 
 User = get_user_model()
 
@@ -25,9 +25,16 @@ class NotesForm(forms.ModelForm):
 class EvidenceUploadForm(forms.Form):
     file = forms.FileField(label=_("文件"), allow_empty_file=True)
     correction_note = forms.CharField(label=_("更正说明"), max_length=200, required=False)
+    # U2: a photo module holds several photos: a new one is added, or it corrects one of them.
+    additional = forms.BooleanField(required=False, initial=True, widget=forms.HiddenInput)
+    replaces = forms.ModelChoiceField(label=_("更正哪一张"), queryset=Evidence.objects.none(), required=False, empty_label=_("新增一张"))
 
-    def __init__(self, *args, module: TemplateModule | None = None, **kwargs):
+    def __init__(self, *args, module: TemplateModule | None = None, task: VisitTask | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        if module is not None and task is not None and module.kind == ModuleKind.PHOTO:
+            superseded = Evidence.objects.filter(task=task, module=module, supersedes__isnull=False).values("supersedes")
+            self.fields["replaces"].queryset = Evidence.objects.filter(task=task, module=module).exclude(pk__in=superseded)
+            self.fields["replaces"].label_from_instance = lambda item: _("更正 v%(v)d") % {"v": item.version}
         if module is not None:
             accept = {
                 ModuleKind.PHOTO: "image/*",

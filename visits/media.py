@@ -567,6 +567,31 @@ def _tool(name: str) -> str:
     return path
 
 
+def _duration_from_packets(data: bytes) -> float:
+    """The end of the last audio packet (pts + duration), for containers that do not state it."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".audio") as handle:
+        handle.write(data)
+        handle.flush()
+        try:
+            probed = subprocess.run(
+                [_tool("ffprobe"), "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", handle.name],
+                capture_output=True, timeout=AUDIO_TIMEOUT, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return 0.0
+    end = 0.0
+    for line in (probed.stdout or b"").decode("ascii", "replace").splitlines():
+        parts = line.strip().split(",")
+        try:
+            end = max(end, float(parts[0]) + (float(parts[1]) if len(parts) > 1 and parts[1] not in ("", "N/A") else 0.0))
+        except ValueError:
+            continue
+    return end
+
+
 def probe_audio(data: bytes) -> dict:
     """Decode the whole file with ffmpeg (a header that only looks right is not a recording) and
     read codec and duration with ffprobe. Raises FileRejected with what to do."""
@@ -593,6 +618,8 @@ def probe_audio(data: bytes) -> dict:
         duration = float((facts.get("format") or {}).get("duration") or 0)
     except ValueError:
         duration = 0.0
+    if duration <= 0.05:
+        duration = _duration_from_packets(data)  # a browser's MediaRecorder WebM has no duration header
     if duration <= 0.05:
         raise FileRejected(_("录音太短或没有声音数据，请重新录制。"))
     return {"codec": streams[0].get("codec_name", ""), "duration": duration, "container": (facts.get("format") or {}).get("format_name", "")}

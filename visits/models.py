@@ -451,6 +451,10 @@ class Evidence(models.Model):
     flagged = models.BooleanField(_("有警示"), default=False, help_text=_("真实性提示中至少一条警示（不阻止提交）"))
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人"))
     uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+    # U3: when the phone captured it (an offline capture is uploaded later; the gap is flagged).
+    captured_at = models.DateTimeField(_("采集时间"), null=True, blank=True)
+    # U2: a derived copy with the time/place printed on it; `file` stays the original, byte for byte.
+    watermarked = models.FileField(_("水印副本"), upload_to="evidence/watermarked/", max_length=200, blank=True)
     history = HistoricalRecords()
 
     objects = EvidenceQuerySet.as_manager()
@@ -547,3 +551,49 @@ class Need(models.Model):
 
     def delete(self, *args, **kwargs):
         raise EvidenceIsImmutable("needs are never deleted")
+
+
+class CaptureAction(models.TextChoices):
+    EVIDENCE = "evidence", _("证据文件")
+    NEEDS = "needs", _("核心需求")
+    NOTES = "notes", _("拜访记录")
+
+
+class CaptureReceipt(models.Model):
+    """U3: one capture the phone sent, recorded under the key the phone generated for it. The
+    phone retries until it hears back (offline queue); a replayed key is answered with the result
+    already recorded, so a capture is stored once however often it arrives. Written once."""
+
+    key = models.CharField(_("幂等键"), max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("提交人"))
+    task = models.ForeignKey(VisitTask, on_delete=models.PROTECT, related_name="capture_receipts", verbose_name=_("拜访任务"))
+    module = models.ForeignKey(
+        TemplateModule, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("证据模块")
+    )
+    action = models.CharField(_("类型"), max_length=10, choices=CaptureAction.choices)
+    evidence = models.OneToOneField(
+        Evidence, on_delete=models.PROTECT, null=True, blank=True, related_name="receipt", verbose_name=_("证据")
+    )
+    captured_at = models.DateTimeField(_("采集时间"), null=True, blank=True)
+    received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
+    latitude = models.DecimalField(_("采集纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("采集经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    delayed = models.BooleanField(_("延迟上传"), default=False, help_text=_("采集时间与上传时间相差超过设定阈值"))
+    history = HistoricalRecords()
+
+    objects = WriteOnceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = verbose_name_plural = _("采集回执")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} · {self.key}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise EvidenceIsImmutable("capture receipts are written once")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise EvidenceIsImmutable("capture receipts are never deleted")

@@ -6,8 +6,10 @@ page, admin action or change form, JSON API — goes through them.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +27,8 @@ from . import media, storage
 from .authenticity import photo_flags
 from .geo import distance_to_hospital_m, valid_point
 from .models import (
+    CaptureAction,
+    CaptureReceipt,
     EvidencePolicy,
     Evidence,
     ModuleKind,
@@ -47,6 +51,98 @@ class ActionLocked(ValidationError):
         self.missing = list(missing)
         labels = "、".join(module.label for module in self.missing)
         super().__init__(message or _("动作锁：还缺 %(labels)s，不能完成。") % {"labels": labels}, code="action_locked")
+
+
+class CaptureReplayed(Exception):
+    """U3: this capture key was recorded before; `receipt` is what was stored then."""
+
+    def __init__(self, receipt: CaptureReceipt) -> None:
+        super().__init__(receipt.key)
+        self.receipt = receipt
+
+
+@dataclass(frozen=True)
+class Capture:
+    """U3: what the phone says about a capture it queued: its own key (idempotency), when and
+    where it was captured. All optional except the key."""
+
+    key: str
+    captured_at: datetime | None = None
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+
+
+def capture_delay_minutes() -> int:
+    return int(getattr(settings, "VISITS_CAPTURE_DELAY_FLAG_MINUTES", 60))
+
+
+def _capture_time(capture: Capture | None, now: datetime) -> tuple[datetime | None, bool, list[dict]]:
+    """The capture time to keep, whether it is far from the upload, and the flags that say so.
+    A time in the future (a wrong phone clock) is not believed: the upload time is kept instead."""
+    from .authenticity import flag
+
+    if capture is None or capture.captured_at is None:
+        return None, False, []
+    captured_at = capture.captured_at
+    if captured_at > now + timedelta(minutes=5):
+        return now, True, [flag("capture_time_future", _("手机采集时间晚于上传时间，已按上传时间记录"))]
+    gap = now - captured_at
+    if gap > timedelta(minutes=capture_delay_minutes()):
+        minutes = int(gap.total_seconds() // 60)
+        local = timezone.localtime(captured_at, ZoneInfo("Asia/Shanghai"))
+        return captured_at, True, [
+            flag(
+                "late_upload",
+                _("离线采集：%(at)s 采集，%(minutes)d 分钟后才上传") % {"at": f"{local:%Y-%m-%d %H:%M}", "minutes": minutes},
+                level="info",
+                minutes=minutes,
+            )
+        ]
+    return captured_at, False, []
+
+
+def capture_replay(*, key: str, by, task: VisitTask) -> CaptureReceipt | None:
+    """The receipt already stored under `key`, or None. A key belongs to one user and task: anyone
+    else replaying it is refused (a guessed key reveals nothing)."""
+    receipt = CaptureReceipt.objects.filter(key=key).first()
+    if receipt is not None and (receipt.user_id != by.pk or receipt.task_id != task.pk):
+        raise PermissionDenied(_("这个采集编号已被使用。"))
+    return receipt
+
+
+def _receipt_write(capture: Capture | None, *, by, task, module, action, now, evidence=None, captured_at=None, delayed=False) -> None:
+    """Inside the capture's transaction: a second arrival of the same key rolls everything back."""
+    if capture is None:
+        return
+    existing = capture_replay(key=capture.key, by=by, task=task)
+    if existing is not None:
+        raise CaptureReplayed(existing)
+    receipt = CaptureReceipt(
+        key=capture.key,
+        user=by,
+        task=task,
+        module=module,
+        action=action,
+        evidence=evidence,
+        captured_at=captured_at if captured_at is not None else capture.captured_at,
+        received_at=now,
+        latitude=capture.latitude,
+        longitude=capture.longitude,
+        delayed=delayed,
+    )
+    receipt._history_user = by
+    try:
+        with transaction.atomic():
+            receipt.save()
+    except IntegrityError:  # the same key committed meanwhile by a parallel request
+        raise CaptureReplayed(CaptureReceipt.objects.get(key=capture.key))
+
+
+def capture_begin(*, task: VisitTask, by, capture: Capture | None) -> None:
+    """U2: the capture screen's first capture on a planned visit starts it, with the phone's
+    position (one tap fewer). Plain form posts (no capture key) leave the status alone."""
+    if capture is not None and task.status == TaskStatus.PLANNED and by.pk == task.rep_id:
+        visit_start(task=task, by=by, latitude=capture.latitude, longitude=capture.longitude)
 
 
 def missing_labels(task: VisitTask) -> list[str]:
@@ -257,8 +353,11 @@ def visit_start(*, task: VisitTask, by, latitude=None, longitude=None) -> VisitT
     return task
 
 
-def visit_notes_save(*, task: VisitTask, by, demand_changes: str, competitor_news: str, next_action: str) -> VisitTask:
-    """The three fields the rep fills (需求变化, 竞品动态, 下一步动作)."""
+def visit_notes_save(
+    *, task: VisitTask, by, demand_changes: str, competitor_news: str, next_action: str, capture: Capture | None = None
+) -> VisitTask:
+    """The three fields the rep fills (需求变化, 竞品动态, 下一步动作). U3: with a capture key, a
+    replay is refused with CaptureReplayed (nothing written twice)."""
     if by.pk != task.rep_id:
         raise PermissionDenied(_("只有负责的销售可以填写拜访记录。"))
     if not task.is_open:
@@ -269,8 +368,12 @@ def visit_notes_save(*, task: VisitTask, by, demand_changes: str, competitor_new
         next_action.strip(),
     )
     task.full_clean(exclude=["token"])
-    task._history_user = by
-    task.save(update_fields=["demand_changes", "competitor_news", "next_action"])
+    now = timezone.now()
+    captured_at, delayed, _flags = _capture_time(capture, now)
+    with transaction.atomic():
+        _receipt_write(capture, by=by, task=task, module=None, action=CaptureAction.NOTES, now=now, captured_at=captured_at, delayed=delayed)
+        task._history_user = by
+        task.save(update_fields=["demand_changes", "competitor_news", "next_action"])
     return task
 
 
@@ -383,40 +486,79 @@ def evidence_add(
     upload: UploadedFile,
     by,
     correction_note: str = "",
+    additional: bool = False,
+    replaces: Evidence | None = None,
+    capture: Capture | None = None,
 ) -> Evidence:
     """Validate the file by content, measure it, store it and append one activity. A second
-    upload for the same module is a new version that supersedes (never replaces) the last."""
+    upload for the same module is a new version that supersedes (never replaces) the last — or,
+    U2, `replaces` names the photo it corrects, and `additional` adds one more photo to the
+    module's set. U3: `capture` keeps the phone's capture time and key (a replay raises
+    CaptureReplayed and stores nothing)."""
     _check_capture(task, module, by)
     if not module.is_file:
         raise ValidationError(_("这个模块不接收文件。"))
+    if additional and module.kind != ModuleKind.PHOTO:
+        raise ValidationError(_("只有照片模块可以上传多张。"))
+    if replaces is not None and (replaces.task_id != task.pk or replaces.module_id != module.pk):
+        raise ValidationError({"replaces": _("要更正的证据不属于这个模块。")})
+    if capture is not None and CaptureReceipt.objects.filter(key=capture.key).exists():
+        raise CaptureReplayed(capture_replay(key=capture.key, by=by, task=task))  # before any work
     data = media.read_upload(upload, media.limit_kind(module.kind))
     inspected = media.inspect(module.kind, data)  # raises media.FileRejected
     uploaded_at = timezone.now()
-    flags = list(inspected.notes)
+    captured_at, delayed, capture_flags = _capture_time(capture, uploaded_at)
+    flags = list(inspected.notes) + capture_flags
     distance = None
+    watermarked = None
     if module.kind == ModuleKind.PHOTO:
         photo, distance = photo_flags(task=task, inspected=inspected, uploaded_at=uploaded_at)
         flags += photo
+        watermarked = _watermark(task, inspected, capture, captured_at or uploaded_at)
     stored: list[str] = []
+    options = {"additional": additional, "replaces": replaces, "capture": capture, "captured_at": captured_at, "delayed": delayed, "watermarked": watermarked}
     try:
         with transaction.atomic():
-            return _evidence_save(task, module, by, inspected, upload.name or "", uploaded_at, flags, distance, correction_note, stored)
+            return _evidence_save(task, module, by, inspected, upload.name or "", uploaded_at, flags, distance, correction_note, stored, **options)
     except Exception:
         for staged in stored:  # the row was not written: do not leave an orphan file behind
             staged.discard()
         raise
 
 
-def _evidence_save(task, module, by, inspected, original_name, uploaded_at, flags, distance, correction_note, stored) -> Evidence:
+def _watermark(task: VisitTask, inspected, capture: Capture | None, when: datetime) -> bytes | None:
+    """U2: time and place printed on a derived copy (EXIF time and GPS first, else the phone's)."""
+    from .watermark import watermark_photo
+
+    local = timezone.localtime(inspected.taken_at or when, ZoneInfo("Asia/Shanghai"))
+    lines = [f"{local:%Y-%m-%d %H:%M:%S}", task.customer.hospital.name if task.customer.hospital_id else task.customer.name]
+    if inspected.gps:
+        lines.append(f"GPS {inspected.gps[0]:.5f}, {inspected.gps[1]:.5f}")
+    elif capture is not None and capture.latitude is not None and capture.longitude is not None:
+        lines.append(f"GPS {float(capture.latitude):.5f}, {float(capture.longitude):.5f}")
+    return watermark_photo(inspected.data, lines)
+
+
+def _evidence_save(
+    task, module, by, inspected, original_name, uploaded_at, flags, distance, correction_note, stored,
+    *, additional=False, replaces=None, capture=None, captured_at=None, delayed=False, watermarked=None,
+) -> Evidence:
     VisitTask.objects.select_for_update().filter(pk=task.pk).first()  # serialise versions per task
     previous = Evidence.objects.filter(task=task, module=module).order_by("-version").first()
+    if replaces is not None:
+        if Evidence.objects.filter(supersedes=replaces).exists():
+            raise ValidationError({"replaces": _("这张已被更正过，请更正最新的版本。")})
+        supersedes = replaces
+    else:
+        supersedes = None if additional else previous
     evidence = Evidence(
         task=task,
         module=module,
         kind=module.kind,
         label=module.label,
         version=(previous.version + 1) if previous else 1,
-        supersedes=previous,
+        supersedes=supersedes,
+        captured_at=captured_at,
         correction_note=correction_note.strip()[:200],
         original_name=(original_name or "upload")[:255],
         content_type=inspected.content_type,
@@ -446,8 +588,14 @@ def _evidence_save(task, module, by, inspected, original_name, uploaded_at, flag
     if inspected.thumbnail:
         stored.append(storage.stage(f"evidence/thumbs/{timezone.now():%Y/%m}/{inspected.sha256[:32]}.jpg", inspected.thumbnail))
         evidence.thumbnail.name = stored[-1].name
+    if watermarked:
+        stored.append(storage.stage(f"evidence/watermarked/{timezone.now():%Y/%m}/{inspected.sha256[:32]}-v{evidence.version}.jpg", watermarked))
+        evidence.watermarked.name = stored[-1].name
     evidence._history_user = by
     evidence.save()
+    _receipt_write(
+        capture, by=by, task=task, module=module, action=CaptureAction.EVIDENCE, now=uploaded_at, evidence=evidence, captured_at=captured_at, delayed=delayed
+    )
     activity_append(
         rep=task.rep,
         kind=module.activity_kind,
@@ -461,9 +609,11 @@ def _evidence_save(task, module, by, inspected, original_name, uploaded_at, flag
     return evidence
 
 
-def needs_capture(*, task: VisitTask, module: TemplateModule, items: list[tuple[str, str]], by) -> list[Need]:
+def needs_capture(
+    *, task: VisitTask, module: TemplateModule, items: list[tuple[str, str]], by, capture: Capture | None = None
+) -> list[Need]:
     """V3: exactly N needs, each a choice from the list plus ≤ free_text_max characters. A new
-    capture is a new version; the earlier one stays."""
+    capture is a new version; the earlier one stays. U3: the phone's capture time is kept."""
     _check_capture(task, module, by)
     if module.kind != ModuleKind.NEEDS:
         raise ValidationError(_("这个模块不是核心需求。"))
@@ -486,12 +636,17 @@ def needs_capture(*, task: VisitTask, module: TemplateModule, items: list[tuple[
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
+    captured_at, delayed, _flags = _capture_time(capture, now)
     with transaction.atomic():
         VisitTask.objects.select_for_update().filter(pk=task.pk).first()
+        _receipt_write(capture, by=by, task=task, module=module, action=CaptureAction.NEEDS, now=now, captured_at=captured_at, delayed=delayed)
         last = Need.objects.filter(task=task).order_by("-version").values_list("version", flat=True).first() or 0
         needs = []
         for position, (choice, free_text) in enumerate(cleaned, start=1):
-            need = Need(task=task, module=module, version=last + 1, position=position, choice=choice, free_text=free_text, captured_by=by, captured_at=now)
+            need = Need(
+                task=task, module=module, version=last + 1, position=position, choice=choice, free_text=free_text,
+                captured_by=by, captured_at=captured_at or now,
+            )
             need._history_user = by
             need.save()
             needs.append(need)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("t/<str:token>/", views.task_by_token, name="by_token"),
     path("pack/", views.qr_pack, name="qr_pack"),
     path("evidence/<int:pk>/file/", views.evidence_file, name="evidence_file"),
+    path("evidence/<int:pk>/watermarked/", views.evidence_watermarked, name="evidence_watermarked"),
     path("evidence/<int:pk>/thumbnail/", views.evidence_thumbnail, name="evidence_thumbnail"),
     path("evidence/<int:pk>/transcript/", views.transcript_save, name="transcript_save"),
     path("templates/", views.template_list, name="template_list"),

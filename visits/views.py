@@ -4,9 +4,12 @@ supervisor drill-down (V8), evidence files through access checks, template libra
 from __future__ import annotations
 
 import mimetypes
-from datetime import date, timedelta
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,6 +38,60 @@ from .library import MEDICAL_CODE
 
 def _errors(exc: ValidationError) -> list[str]:
     return [str(message) for message in exc.messages]
+
+
+CAPTURE_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _capture_from(request: HttpRequest) -> services.Capture | None:
+    """U3: the phone's key, capture time and position for a queued capture (all optional). Bad
+    values are answered with the field's name, never guessed."""
+    key = request.POST.get("capture_key", "").strip()
+    raw_time = request.POST.get("captured_at", "").strip()
+    latitude, longitude = request.POST.get("latitude", "").strip(), request.POST.get("longitude", "").strip()
+    if not key:
+        return None
+    if not CAPTURE_KEY.match(key):
+        raise ValidationError(_("采集编号（capture_key）格式不对：8–64 位字母、数字、- 或 _。"))
+    captured_at = None
+    if raw_time:
+        try:
+            captured_at = datetime.fromisoformat(raw_time.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(_("采集时间（captured_at）不是 ISO 8601 时间：%(value)s") % {"value": raw_time[:40]})
+        if timezone.is_naive(captured_at):
+            captured_at = timezone.make_aware(captured_at)
+    point = (Decimal(f"{float(latitude):.6f}"), Decimal(f"{float(longitude):.6f}")) if valid_point(latitude, longitude) else (None, None)
+    return services.Capture(key=key, captured_at=captured_at, latitude=point[0], longitude=point[1])
+
+
+def _capture_or_400(request: HttpRequest):
+    try:
+        return _capture_from(request), None
+    except ValidationError as exc:
+        return None, HttpResponse(" ".join(_errors(exc)), status=400, content_type="text/plain; charset=utf-8")
+
+
+def _module_result(
+    request: HttpRequest,
+    task: VisitTask,
+    module_pk: int | None,
+    result: str = "",
+    status: int = 200,
+    whole: bool = False,
+    section: str = "",
+    **extra,
+) -> HttpResponse:
+    """U2: the htmx answer to a capture: the module's card (with its result next to it) and, out
+    of band, the lock and the task's status, so the page never reloads."""
+    task.refresh_from_db()
+    context = _task_context(request, task, **extra)
+    context["card"] = next((card for card in context["cards"] if card["module"].pk == module_pk), None)
+    context["result"] = result
+    context["oob"] = True
+    context["whole"] = whole
+    context["section"] = section
+    return render(request, "visits/task_detail.html#capture_result", context, status=status)
 
 
 # --- Workbench (V7) ---------------------------------------------------------------------------
@@ -196,14 +253,23 @@ def _task_context(request: HttpRequest, task: VisitTask, **extra) -> dict:
     cards = []
     for module in modules:
         versions = [item for item in evidence if item.module_id == module.pk]
-        card = {"module": module, "versions": versions, "current": versions[0] if versions else None, "missing": module.pk in missing_ids}
+        superseded = {item.supersedes_id for item in versions if item.supersedes_id}
+        for item in versions:
+            item.is_superseded = item.pk in superseded
+        card = {
+            "module": module,
+            "versions": versions,
+            "current": versions[0] if versions else None,
+            "current_items": [item for item in versions if item.pk not in superseded],  # U2: several photos
+            "missing": module.pk in missing_ids,
+        }
         if module.kind == ModuleKind.NEEDS:
             card["needs_current"] = current_needs
             card["needs_old"] = [need for need in needs if current_needs and need.version != current_needs[0].version]
             if is_owner:
                 card["form"] = extra.pop(f"needs_form_{module.pk}", None) or NeedsForm(module=module, initial_needs=current_needs)
         elif is_owner:
-            card["form"] = extra.pop(f"upload_form_{module.pk}", None) or EvidenceUploadForm(module=module)
+            card["form"] = extra.pop(f"upload_form_{module.pk}", None) or EvidenceUploadForm(module=module, task=task)
         cards.append(card)
     pending_transcript = any(
         item.kind == ModuleKind.VOICE_MEMO and getattr(item, "transcript", None) and item.transcript.status in ("pending", "retrying")
@@ -219,6 +285,8 @@ def _task_context(request: HttpRequest, task: VisitTask, **extra) -> dict:
         "last_followup": _last_followups([task.customer_id]).get(task.customer_id),
         "pending_transcript": pending_transcript,
         "qr_url": qr.task_url(task),
+        "photo_max_edge": int(getattr(settings, "VISITS_PHOTO_MAX_EDGE", 2048)),
+        "photo_quality": float(getattr(settings, "VISITS_PHOTO_QUALITY", 0.85)),
     }
     context.update(extra)
     return context
@@ -246,7 +314,11 @@ def task_start(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.visit_start(task=task, by=request.user, latitude=request.POST.get("latitude"), longitude=request.POST.get("longitude"))
     except ValidationError as exc:
+        if request.htmx:
+            return _module_result(request, task, None, " ".join(_errors(exc)), status=400, whole=True)
         messages.error(request, " ".join(_errors(exc)))
+    if request.htmx:
+        return _module_result(request, task, None, _("拜访已开始。"), whole=True)
     return redirect("visits:task_detail", pk=task.pk)
 
 
@@ -254,15 +326,32 @@ def task_start(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_notes(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_task_for_user(request, pk, write=True)
+    capture, bad = _capture_or_400(request)
+    if bad:
+        return bad
     form = NotesForm(request.POST)  # validates the three fields only; the service saves them
     if form.is_valid():
         try:
-            services.visit_notes_save(task=task, by=request.user, **{name: form.cleaned_data[name] for name in NotesForm.Meta.fields})
+            services.capture_begin(task=task, by=request.user, capture=capture)
+            services.visit_notes_save(
+                task=task, by=request.user, capture=capture, **{name: form.cleaned_data[name] for name in NotesForm.Meta.fields}
+            )
+        except services.CaptureReplayed:
+            if request.htmx:
+                return _module_result(request, task, None, _("拜访记录已保存。"), section="notes")
+            return redirect("visits:task_detail", pk=task.pk)
         except ValidationError as exc:
+            if request.htmx:
+                form.add_error(None, " ".join(_errors(exc)))
+                return _module_result(request, task, None, status=400, section="notes", notes_form=form)
             messages.error(request, " ".join(_errors(exc)))
         else:
+            if request.htmx:
+                return _module_result(request, task, None, _("拜访记录已保存（%(at)s）。") % {"at": f"{timezone.localtime():%H:%M}"}, section="notes")
             messages.success(request, _("拜访记录已保存。"))
             return redirect("visits:task_detail", pk=task.pk)
+    if request.htmx:
+        return _module_result(request, task, None, status=400, section="notes", notes_form=form)
     return render(request, "visits/task_detail.html", _task_context(request, task, notes_form=form), status=400)
 
 
@@ -279,25 +368,46 @@ def evidence_upload(request: HttpRequest, pk: int, module_pk: int) -> HttpRespon
     """V3/V5: every upload is validated by content; a second one for the module is a new version."""
     task = get_task_for_user(request, pk, write=True)
     module = _module_of(task, module_pk)
-    form = EvidenceUploadForm(request.POST, request.FILES, module=module)
+    capture, bad = _capture_or_400(request)
+    if bad:
+        return bad
+    form = EvidenceUploadForm(request.POST, request.FILES, module=module, task=task)
     wants_json = "application/json" in request.headers.get("Accept", "")
+    evidence = None
     if form.is_valid():
         try:
+            services.capture_begin(task=task, by=request.user, capture=capture)
             evidence = services.evidence_add(
-                task=task, module=module, upload=form.cleaned_data["file"], by=request.user, correction_note=form.cleaned_data["correction_note"]
+                task=task,
+                module=module,
+                upload=form.cleaned_data["file"],
+                by=request.user,
+                correction_note=form.cleaned_data["correction_note"],
+                additional=module.kind == ModuleKind.PHOTO and form.cleaned_data.get("replaces") is None and bool(form.cleaned_data.get("additional")),
+                replaces=form.cleaned_data.get("replaces"),
+                capture=capture,
             )
+        except services.CaptureReplayed as replay:  # U3: the phone sent it again; answer as the first time
+            evidence = replay.receipt.evidence
+            if evidence is None:
+                form.add_error("file", _("这个采集编号已用于其他内容。"))
         except FileRejected as exc:
             form.add_error("file", exc.message)
         except ValidationError as exc:
             for message in _errors(exc):
                 form.add_error("file", message)
-        else:
-            if wants_json:
-                return JsonResponse({"id": evidence.pk, "version": evidence.version, "sha256": evidence.sha256}, status=201)
-            messages.success(request, _("%(label)s 已上传（第 %(version)d 版）。") % {"label": module.label, "version": evidence.version})
-            return redirect(f"{reverse('visits:task_detail', args=[task.pk])}#module-{module.pk}")
+    if evidence is not None and not form.errors:
+        if wants_json:
+            return JsonResponse({"id": evidence.pk, "version": evidence.version, "sha256": evidence.sha256}, status=201)
+        result = _("%(label)s 已上传（第 %(version)d 版）。") % {"label": module.label, "version": evidence.version}
+        if request.htmx:
+            return _module_result(request, task, module.pk, result)
+        messages.success(request, result)
+        return redirect(f"{reverse('visits:task_detail', args=[task.pk])}#module-{module.pk}")
     if wants_json:
         return JsonResponse({"errors": {name: [str(e) for e in errs] for name, errs in form.errors.items()}}, status=400)
+    if request.htmx:
+        return _module_result(request, task, module.pk, status=400, **{f"upload_form_{module.pk}": form})
     return render(request, "visits/task_detail.html", _task_context(request, task, **{f"upload_form_{module.pk}": form}), status=400)
 
 
@@ -306,16 +416,26 @@ def evidence_upload(request: HttpRequest, pk: int, module_pk: int) -> HttpRespon
 def needs_save(request: HttpRequest, pk: int, module_pk: int) -> HttpResponse:
     task = get_task_for_user(request, pk, write=True)
     module = _module_of(task, module_pk)
+    capture, bad = _capture_or_400(request)
+    if bad:
+        return bad
     form = NeedsForm(request.POST, module=module)
     if form.is_valid():
         try:
-            services.needs_capture(task=task, module=module, items=form.items(), by=request.user)
+            services.capture_begin(task=task, by=request.user, capture=capture)
+            services.needs_capture(task=task, module=module, items=form.items(), by=request.user, capture=capture)
+        except services.CaptureReplayed:
+            pass  # U3: already stored; answer as the first time
         except ValidationError as exc:
             for message in _errors(exc):
                 form.add_error(None, message)
-        else:
+        if not form.errors:
+            if request.htmx:
+                return _module_result(request, task, module.pk, _("核心需求已保存。"))
             messages.success(request, _("核心需求已保存。"))
             return redirect(f"{reverse('visits:task_detail', args=[task.pk])}#module-{module.pk}")
+    if request.htmx:
+        return _module_result(request, task, module.pk, status=400, **{f"needs_form_{module.pk}": form})
     return render(request, "visits/task_detail.html", _task_context(request, task, **{f"needs_form_{module.pk}": form}), status=400)
 
 
@@ -327,10 +447,16 @@ def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.visit_complete(task=task, by=request.user)
     except services.ActionLocked as exc:
+        if request.htmx:
+            return _module_result(request, task, None, status=409, lock_error=exc.messages[0])
         return render(request, "visits/task_detail.html", _task_context(request, task, lock_error=exc.messages[0]), status=409)
     except ValidationError as exc:
+        if request.htmx:
+            return _module_result(request, task, None, status=400, whole=True, lock_error=" ".join(_errors(exc)))
         messages.error(request, " ".join(_errors(exc)))
         return redirect("visits:task_detail", pk=task.pk)
+    if request.htmx:
+        return _module_result(request, task, None, _("拜访已完成。"), whole=True)
     messages.success(request, _("拜访已完成。"))
     return redirect("visits:workbench")
 
@@ -463,6 +589,16 @@ class _StoredFile:
         from django.core.files.storage import default_storage
 
         return default_storage.open(self.name, mode)
+
+
+@require_GET
+@login_required
+def evidence_watermarked(request: HttpRequest, pk: int) -> FileResponse:
+    """U2: the derived copy with time and place printed on it (the original is `evidence_file`)."""
+    evidence = get_evidence_for_user(request, pk)
+    if not evidence.watermarked:
+        raise Http404("watermarked")
+    return _file_response(evidence.watermarked, "image/jpeg", _download_name(evidence).rsplit(".", 1)[0] + "-watermark.jpg")
 
 
 @require_GET
