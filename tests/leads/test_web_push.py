@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from leads.intake import IntakeData
+from leads.intake import IntakeData  # noqa: F401
+
+from ..factories import consented_intake
 from leads.services import channels_for, lead_intake
 from salesops.delivery import deliver
 from salesops.integrations import webpush
@@ -101,7 +103,7 @@ def test_new_lead_reaches_the_reps_subscribed_browser(client, alice, bob, charli
     for user in (bob, charlie):
         user.rep.on_duty = False
         user.rep.save()
-    lead = lead_intake(data=IntakeData(contact_name="推送客户", phone="+8613800007777")).lead
+    lead = lead_intake(data=consented_intake(contact_name="推送客户", phone="+8613800007777")).lead
     assert lead.assignee == alice
     row = Notification.objects.get(recipient=alice, channel=Channel.WEB_PUSH)
     deliver(row.pk)
@@ -162,7 +164,7 @@ def test_lead_page_shows_the_acknowledgement_countdown_from_the_server_deadline(
     for user in (bob, charlie):
         user.rep.on_duty = False
         user.rep.save()
-    lead = lead_intake(data=IntakeData(contact_name="倒计时客户", phone="+8613800006666")).lead
+    lead = lead_intake(data=consented_intake(contact_name="倒计时客户", phone="+8613800006666")).lead
     client.force_login(alice)
     page = client.get(f"/leads/{lead.pk}/").content.decode()
     deadline = timezone.localtime(lead.assigned_at + timedelta(minutes=AssignmentRules.live().ack_timeout_minutes))
