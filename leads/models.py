@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from salesops.guards import GuardedQuerySet, RecordIsFrozen
 from salesops.models import Channel, Customer, Hospital, HospitalGrade, Notification, Product, Role
 
 
@@ -236,6 +237,12 @@ class OwnerPolicy(models.TextChoices):
     OFF = "off", _("不考虑客户归属")
 
 
+class AssignmentRulesQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        # T7: a published (live or retired) version never changes nor goes, in bulk either.
+        return ~Q(status=RulesStatus.DRAFT)
+
+
 class AssignmentRules(models.Model):
     """One version of the assignment weights and rules (L4, L8). Exactly one version is live;
     drafts are edited and simulated, then published; a published version is never edited again,
@@ -282,6 +289,8 @@ class AssignmentRules(models.Model):
     )
     history = HistoricalRecords()
 
+    objects = AssignmentRulesQuerySet.as_manager()
+
     class Meta:
         ordering = ["-version"]
         constraints = [
@@ -303,7 +312,14 @@ class AssignmentRules(models.Model):
         refuse_frozen_change(
             self, is_frozen=lambda stored: stored["status"] != RulesStatus.DRAFT, mutable=("status",), back_to=("status", RulesStatus.DRAFT)
         )
+        refuse_frozen_change(self, is_frozen=lambda stored: stored["status"] == RulesStatus.RETIRED)  # retired stays retired
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        stored = type(self)._base_manager.filter(pk=self.pk).values_list("status", flat=True).first()
+        if stored is not None and stored != RulesStatus.DRAFT:
+            raise RecordIsFrozen(f"AssignmentRules v{self.version} was published; it is never deleted")
+        return super().delete(*args, **kwargs)
 
     @property
     def weights(self) -> tuple[int, int, int, int]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from django.db import models
+from django.db.models import Q
+
 
 class RecordIsFrozen(Exception):
     """A record past its editable stage (sent quote version, published rules, recorded money …)."""
@@ -47,3 +50,42 @@ def refuse_field_change(instance, fields: Iterable[str]) -> None:
     changed = [name for name in fields if getattr(instance, name) != stored.get(name)]
     if changed:
         raise RecordIsFrozen(f"{type(instance).__name__} {instance.pk}: {', '.join(sorted(changed))} never change")
+
+
+def refuse_change_except_filling(instance, fill_once: Iterable[str] = ()) -> None:
+    """Raise RecordIsFrozen when any stored field differs, except a field of `fill_once` that is
+    still empty in the stored row (named once, e.g. finance's approval or the pusher)."""
+    stored = _stored(instance)
+    if stored is None:
+        return
+    fillable = set(fill_once)
+    changed = [
+        name
+        for name, value in stored.items()
+        if getattr(instance, name) != value and not (name in fillable and value is None)
+    ]
+    if changed:
+        raise RecordIsFrozen(f"{type(instance).__name__} {instance.pk}: {', '.join(sorted(changed))} never change")
+
+
+class GuardedQuerySet(models.QuerySet):
+    """T7: the bulk doors (QuerySet.update(), delete(), and bulk_update(), which updates through
+    update()) refuse as soon as one targeted row is frozen; a frozen row changes through its
+    service and save(), which keep the history. Subclasses return the frozen rows' Q from
+    `frozen_rows()` (None: nothing frozen)."""
+
+    def frozen_rows(self) -> Q | None:
+        return None
+
+    def _refuse_frozen(self, action: str) -> None:
+        frozen = self.frozen_rows()
+        if frozen is not None and self.filter(frozen).exists():
+            raise RecordIsFrozen(f"{self.model.__name__}: {action} would change a frozen row; use its service")
+
+    def update(self, **kwargs):
+        self._refuse_frozen("update")
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._refuse_frozen("delete")
+        return super().delete()
