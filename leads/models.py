@@ -450,6 +450,30 @@ class ContactVerification(models.TextChoices):
     VERIFIED = "verified", _("已核实")
 
 
+def first_verified_contact():
+    """T8: the time of a lead's first *verified* effective contact, as an expression over Lead rows:
+    the earliest of an effective contact attempt proven by the call robot's callback or a
+    phone-system record (`verification`), and a completed visit to the lead's customer since the
+    lead came in (a visit completes only with its evidence file: photo of the door plate …)."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce, Least
+
+    from visits.models import TaskStatus, VisitTask
+
+    attempt = Subquery(
+        ContactAttempt.objects.filter(lead=OuterRef("pk"), effective=True, verification=ContactVerification.VERIFIED)
+        .order_by("occurred_at")
+        .values("occurred_at")[:1]
+    )
+    visit = Subquery(
+        VisitTask.objects.filter(customer=OuterRef("customer_id"), status=TaskStatus.COMPLETED, completed_at__gte=OuterRef("created_at"))
+        .order_by("completed_at")
+        .values("completed_at")[:1]
+    )
+    # LEAST ignores NULL on PostgreSQL but not on SQLite: coalesce each side with the other.
+    return Least(Coalesce(attempt, visit), Coalesce(visit, attempt))
+
+
 # L7: a call of at least this long, or an on-site visit, is an effective contact.
 EFFECTIVE_CALL_SECONDS = 60
 

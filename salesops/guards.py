@@ -89,3 +89,12 @@ class GuardedQuerySet(models.QuerySet):
     def delete(self):
         self._refuse_frozen("delete")
         return super().delete()
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        # Checked before Django's own atomic block: a refusal must not poison the caller's transaction.
+        objs = list(objs)
+        frozen = self.frozen_rows()
+        pks = [obj.pk for obj in objs if obj.pk is not None]
+        if frozen is not None and pks and self.model._base_manager.filter(pk__in=pks).filter(frozen).exists():
+            raise RecordIsFrozen(f"{self.model.__name__}: bulk_update would change a frozen row; use its service")
+        return super().bulk_update(objs, fields, batch_size=batch_size)

@@ -525,6 +525,9 @@ class PaymentQuerySet(models.QuerySet):
     def delete(self):
         raise RecordIsFrozen("payments are never deleted; reverse them")
 
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise RecordIsFrozen("payments change through leads.cash.deals only")
+
 
 class Payment(models.Model):
     receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="payments", verbose_name=_("应收款"))

@@ -99,9 +99,7 @@ def test_the_sweep_creates_one_split_per_won_deal(alice, customer, closed_at):
     """S3: idempotent — sweeping again adds nothing; a lost deal gets no split."""
     lead(rep=alice, customer=customer, at=closed_at - timedelta(days=2))
     won = won_deal(customer=customer, owner=alice, closed_at=closed_at)
-    lost = won_deal(customer=customer, owner=alice, closed_at=closed_at)
-    lost.status = DealStatus.LOST
-    lost.save()
+    won_deal(customer=customer, owner=alice, closed_at=closed_at, status=DealStatus.LOST)
     assert scoring_sweep()["splits"] == 1
     assert scoring_sweep()["splits"] == 0
     assert split_create_for_deal(deal=won).pk == BonusSplit.objects.get().pk
