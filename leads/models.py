@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.guards import GuardedQuerySet, RecordIsFrozen
+from salesops.guards import FactFieldsQuerySet, GuardedQuerySet, RecordIsFrozen, refuse_frozen_change
 from salesops.models import Channel, Customer, Hospital, HospitalGrade, Notification, Product, Role
 
 
@@ -478,6 +478,14 @@ def first_verified_contact():
 EFFECTIVE_CALL_SECONDS = 60
 
 
+class ContactAttemptQuerySet(FactFieldsQuerySet):
+    # T7/T8: what happened, when, how long and on what proof is written once.
+    fact_fields = (
+        "lead_id", "kind", "source", "by_id", "occurred_at", "duration_seconds", "outcome", "effective", "dialer_call_id",
+        "verification", "proof",
+    )
+
+
 class ContactAttempt(models.Model):
     """One call or visit against a lead (L7). Reps' attempts append to the activity ledger; the
     robot's first-touch calls are recorded and shown but are not a rep's follow-up."""
@@ -501,6 +509,13 @@ class ContactAttempt(models.Model):
     )
     proof = models.CharField(_("核实依据"), max_length=20, blank=True, help_text=_("call_robot / phone_system / visit_evidence"))
     history = HistoricalRecords()
+
+    objects = ContactAttemptQuerySet.as_manager()
+
+    def save(self, *args, **kwargs):
+        # T8: a self-reported contact never becomes verified afterwards (nor moves in time), by any path.
+        refuse_frozen_change(self, is_frozen=lambda stored: True, mutable=("note",))
+        super().save(*args, **kwargs)
 
     class Meta:
         ordering = ["occurred_at", "pk"]

@@ -54,7 +54,7 @@ def refuse_field_change(instance, fields: Iterable[str]) -> None:
 
 def refuse_change_except_filling(instance, fill_once: Iterable[str] = ()) -> None:
     """Raise RecordIsFrozen when any stored field differs, except a field of `fill_once` that is
-    still empty in the stored row (named once, e.g. finance's approval or the pusher)."""
+    still empty (None or "") in the stored row (named once, e.g. finance's approval or the pusher)."""
     stored = _stored(instance)
     if stored is None:
         return
@@ -62,10 +62,31 @@ def refuse_change_except_filling(instance, fill_once: Iterable[str] = ()) -> Non
     changed = [
         name
         for name, value in stored.items()
-        if getattr(instance, name) != value and not (name in fillable and value is None)
+        if getattr(instance, name) != value and not (name in fillable and value in (None, ""))
     ]
     if changed:
         raise RecordIsFrozen(f"{type(instance).__name__} {instance.pk}: {', '.join(sorted(changed))} never change")
+
+
+class FactFieldsQuerySet(models.QuerySet):
+    """T7: QuerySet.update()/bulk_update() refuse to touch the `fact_fields` (the record's facts,
+    frozen once written); other columns (a note, a workflow status) still move."""
+
+    fact_fields: tuple[str, ...] = ()
+
+    def _refuse_facts(self, names) -> None:
+        facts = {name.removesuffix("_id") for name in self.fact_fields}
+        touched = sorted(facts & {name.removesuffix("_id") for name in names})
+        if touched:
+            raise RecordIsFrozen(f"{self.model.__name__}: {', '.join(touched)} never change")
+
+    def update(self, **kwargs):
+        self._refuse_facts(kwargs)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        self._refuse_facts(fields)
+        return super().bulk_update(objs, fields, batch_size=batch_size)
 
 
 class GuardedQuerySet(models.QuerySet):

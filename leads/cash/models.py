@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.guards import GuardedQuerySet, RecordIsFrozen, refuse_change_except_filling, refuse_frozen_change
+from salesops.guards import FactFieldsQuerySet, GuardedQuerySet, RecordIsFrozen, refuse_change_except_filling, refuse_field_change, refuse_frozen_change
 from salesops.models import Customer, Hospital, Product, ProductLine
 
 ZERO = Decimal("0.00")
@@ -276,6 +276,11 @@ class ApprovalStatus(models.TextChoices):
     REJECTED = "rejected", _("已驳回")
 
 
+class DiscountApprovalQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        return ~Q(status=ApprovalStatus.PENDING)
+
+
 class DiscountApproval(models.Model):
     """A supervisor's decision on a discount above the limit. Approving appends an `approval`
     activity with the approver as rep (evidence-backed, KPI 2)."""
@@ -295,12 +300,24 @@ class DiscountApproval(models.Model):
     decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
     history = HistoricalRecords()
 
+    objects = DiscountApprovalQuerySet.as_manager()
+
     class Meta:
         ordering = ["-requested_at"]
         verbose_name = verbose_name_plural = _("折扣审批")
 
     def __str__(self) -> str:
         return f"{self.version} {self.discount_percent}%"
+
+    def save(self, *args, **kwargs):
+        # T7: a decided approval (who approved which discount) never changes, by any path.
+        refuse_frozen_change(self, is_frozen=lambda stored: stored["status"] != ApprovalStatus.PENDING)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if type(self)._base_manager.filter(pk=self.pk).exclude(status=ApprovalStatus.PENDING).exists():
+            raise RecordIsFrozen(f"DiscountApproval {self.pk} was decided; it is never deleted")
+        return super().delete(*args, **kwargs)
 
 
 # --- Deals, receivables, payments (C2) ------------------------------------------------------------
@@ -593,6 +610,17 @@ class Payment(models.Model):
         return self.statement_row_id is not None or self.approved_at is not None
 
 
+class PaymentCreditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise RecordIsFrozen("push credits change through leads.cash.deals only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise RecordIsFrozen("push credits change through leads.cash.deals only")
+
+    def delete(self):
+        raise RecordIsFrozen("push credits are never deleted; they are revoked")
+
+
 class PaymentCredit(models.Model):
     """回款推动 earned once per instalment (T4): the payment whose verified money brought the
     instalment to the minimum share, credited to the pusher someone else named. At most one active
@@ -608,6 +636,16 @@ class PaymentCredit(models.Model):
     revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
     revoked_reason = models.CharField(_("撤销原因"), max_length=200, blank=True)
     history = HistoricalRecords()
+
+    objects = PaymentCreditQuerySet.as_manager()
+
+    def save(self, *args, **kwargs):
+        # T7/T5: a credit is written once; revoking it (a reversal) fills the revocation once.
+        refuse_change_except_filling(self, fill_once=("revoked_at", "revoked_reason"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RecordIsFrozen(f"PaymentCredit {self.pk} is never deleted; it is revoked")
 
     class Meta:
         ordering = ["-created_at"]
@@ -730,6 +768,17 @@ class RowStatus(models.TextChoices):
 OPEN_ROW_STATUSES = ("proposed", "review", "partial")
 
 
+STATEMENT_FACTS = (
+    "statement_id", "account_id", "line_number", "booked_on", "booked_time", "amount", "balance", "balance_text", "reference",
+    "payer_name", "payer_account", "memo", "dedupe_key",
+)
+
+
+class StatementRowQuerySet(FactFieldsQuerySet):
+    # T7: what the bank file says never changes; only the row's handling (status, allocation) moves.
+    fact_fields = STATEMENT_FACTS
+
+
 class StatementRow(models.Model):
     statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="rows", verbose_name=_("流水文件"))
     account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="rows", verbose_name=_("银行账户"))
@@ -757,6 +806,12 @@ class StatementRow(models.Model):
     closed_as = models.CharField(_("余额处理"), max_length=10, blank=True)
     closed_reason = models.CharField(_("处理说明"), max_length=200, blank=True)
     history = HistoricalRecords()
+
+    objects = StatementRowQuerySet.as_manager()
+
+    def save(self, *args, **kwargs):
+        refuse_field_change(self, STATEMENT_FACTS)  # T7: the bank's facts, by any path
+        super().save(*args, **kwargs)
 
     @property
     def remainder(self) -> Decimal:

@@ -338,3 +338,69 @@ def test_visit_tasks_are_never_deleted_in_bulk(alice, customer):
     """T7: VisitTask.objects.filter(...).delete() refuses like the instance delete (cancel instead)."""
     with pytest.raises(TaskIsFrozen):
         VisitTask.objects.filter(rep=alice).delete()
+
+
+# --- The other money and proof records ---------------------------------------------------------------
+
+
+def test_a_typed_contact_never_becomes_verified_afterwards(alice, customer):
+    """T8/T7: a self-reported call cannot be flipped to verified (nor moved in time) by save() or
+    QuerySet.update()/bulk_update(); its note still edits."""
+    from leads.models import ContactAttempt, ContactKind, ContactVerification, Lead
+    from leads.services import contact_attempt_record
+
+    lead = Lead.objects.create(contact_name="刘女士", phone="+8613800003333", customer=customer, assignee=alice)
+    attempt = contact_attempt_record(lead=lead, kind=ContactKind.CALL, by=alice, duration_seconds=120)
+    attempt.verification, attempt.proof = ContactVerification.VERIFIED, "phone_system"
+    with pytest.raises(RecordIsFrozen):
+        attempt.save()
+    with pytest.raises(RecordIsFrozen):
+        ContactAttempt.objects.filter(pk=attempt.pk).update(verification=ContactVerification.VERIFIED)
+    with pytest.raises(RecordIsFrozen):
+        ContactAttempt.objects.bulk_update([attempt], ["occurred_at"])
+    fresh = ContactAttempt.objects.get(pk=attempt.pk)
+    assert fresh.verification == ContactVerification.SELF_REPORTED
+    fresh.note = "补充备注"
+    fresh.save()
+
+
+def test_bank_rows_credits_and_decided_approvals_refuse_change(alice, carol, olga, customer, product, money):
+    """T7: an imported bank row's amount and payer never change (save, update); a push credit is
+    never deleted nor un-revoked; a decided discount approval never changes."""
+    from leads.cash.models import BankAccount, BankStatement, DiscountApproval, PaymentCredit, StatementRow
+
+    account = BankAccount.objects.create(name="工行基本户", bank="icbc")
+    statement = BankStatement.objects.create(account=account, file="bank-statements/x.csv", original_name="x.csv", uploaded_by=olga)
+    row = StatementRow.objects.create(
+        statement=statement, account=account, line_number=1, booked_on=timezone.localdate(), amount=Decimal("5000.00"),
+        payer_name="浙江省人民医院", dedupe_key="k1", status="review",
+    )  # fmt: skip
+    row.amount = Decimal("50000.00")
+    with pytest.raises(RecordIsFrozen):
+        row.save()
+    with pytest.raises(RecordIsFrozen):
+        StatementRow.objects.filter(pk=row.pk).update(payer_name="别人")
+    StatementRow.objects.filter(pk=row.pk).update(closed_reason="待核")  # handling still moves
+
+    deal, receivable, payment = money
+    credit = PaymentCredit.objects.create(receivable=receivable, payment=payment, pusher=alice, named_by=carol, basis="finance")
+    with pytest.raises(RecordIsFrozen):
+        credit.delete()
+    with pytest.raises(RecordIsFrozen):
+        PaymentCredit.objects.filter(pk=credit.pk).update(pusher=carol)
+    credit.revoked_at, credit.revoked_reason = timezone.now(), "回款冲销"
+    credit.save()  # revoking fills the revocation once
+    credit.revoked_at, credit.revoked_reason = None, ""
+    with pytest.raises(RecordIsFrozen):
+        credit.save()
+
+    _quote, version = make_quote(customer, alice, [(product, 1, "30")])
+    approval = cash_quotes.discount_approval_request(version=version, by=alice, reason="大客户")
+    approval = cash_quotes.discount_approval_decide(approval=approval, approve=False, by=carol, note="太低")
+    approval.status = "approved"
+    with pytest.raises(RecordIsFrozen):
+        approval.save()
+    with pytest.raises(RecordIsFrozen):
+        DiscountApproval.objects.filter(pk=approval.pk).update(status="approved")
+    with pytest.raises(RecordIsFrozen):
+        DiscountApproval.objects.get(pk=approval.pk).delete()
