@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -135,17 +135,13 @@ CLOCK_START = Coalesce("first_assigned_at", "assigned_at")
 def timeliness_leads(scope: Scope, start: datetime, end: datetime, contact_basis: str = "all"):
     """The leads KPI 1 counts: first assigned in [start, end), of the scope (current assignee).
     `contact_at` is the first effective contact on the director's chosen basis (T8): "all" includes
-    self-reported contact, "verified" only contact proven by a phone-system record or visit evidence."""
+    self-reported contact, "verified" only contact proven by the call robot, a phone-system record
+    or visit evidence (a completed visit to the lead's customer)."""
     leads = Lead.objects.annotate(clock_start=CLOCK_START).filter(clock_start__gte=start, clock_start__lt=end, assignee__isnull=False)
     if contact_basis == "verified":
-        from leads.models import ContactAttempt, ContactVerification
+        from leads.models import first_verified_contact
 
-        first_verified = (
-            ContactAttempt.objects.filter(lead=OuterRef("pk"), effective=True, verification=ContactVerification.VERIFIED)
-            .order_by("occurred_at")
-            .values("occurred_at")[:1]
-        )
-        leads = leads.annotate(contact_at=Subquery(first_verified))
+        leads = leads.annotate(contact_at=first_verified_contact())
     else:
         leads = leads.annotate(contact_at=F("first_effective_contact_at"))
     if scope.level == "team":
@@ -506,6 +502,22 @@ class KpiCard:
     @property
     def label(self) -> str:
         return str(Kpi(self.kpi).label)
+
+
+def timeliness_by_basis(scope: Scope, period: Period, threshold: Threshold) -> list[tuple[str, str, "Cell", bool]]:
+    """T8: KPI 1 of `period` on both contact bases — [(basis, label, Cell, in use)] — so the
+    director sees what self-reported contact adds before choosing the basis the KPI uses."""
+    from copy import copy
+
+    from .models import CONTACT_BASIS_CHOICES
+
+    rows = []
+    for basis, label in CONTACT_BASIS_CHOICES:
+        variant = copy(threshold)
+        variant.contact_basis = basis
+        cell = measure(Kpi.LEAD_TIMELINESS, [period.span], scope, threshold=variant)[None][0]
+        rows.append((basis, str(label), cell, basis == threshold.contact_basis))
+    return rows
 
 
 def kpi_cards(scope: Scope, period: Period, thresholds: dict[str, Threshold] | None = None) -> list[KpiCard]:

@@ -84,6 +84,11 @@ class Health(models.TextChoices):
     NO_DATA = "no_data", _("无数据")
 
 
+# T8, KPI 1: which first effective contact counts — every one (self-reported included) or only
+# verified ones (call robot callback, phone-system record, visit evidence).
+CONTACT_BASIS_CHOICES = [("all", _("全部（含销售自报）")), ("verified", _("仅已核实"))]
+
+
 class Threshold(models.Model):
     """One row per KPI: the healthy line, the trigger line and run length of its anomaly rule, and
     the material "一键优化建议" links to (D3)."""
@@ -114,7 +119,7 @@ class Threshold(models.Model):
     contact_basis = models.CharField(
         _("首次有效联系口径"),
         max_length=10,
-        choices=[("all", _("全部（含销售自报）")), ("verified", _("仅已核实"))],
+        choices=CONTACT_BASIS_CHOICES,
         default="all",
         help_text=_("仅用于线索转化时效：总监选择是否只认已核实的联系。"),
     )

@@ -22,6 +22,32 @@ from .models import Intervention, InterventionStatus, TvScreen, new_screen_token
 User = get_user_model()
 
 
+def may_choose_contact_basis(user) -> bool:
+    """T8: the director's choice — not ops (a superuser ops account reads as director elsewhere)."""
+    from salesops.access import role_of
+
+    return role_of(user) == Role.DIRECTOR and getattr(getattr(user, "rep", None), "role", None) != Role.OPS
+
+
+@transaction.atomic
+def contact_basis_set(*, basis: str, by) -> Threshold:
+    """T8: the director chooses which contact KPI 1 and its alarm count (all, self-reported
+    included, or verified only). The threshold row keeps the change in its history."""
+    from .models import CONTACT_BASIS_CHOICES, Kpi, Threshold
+
+    if not may_choose_contact_basis(by):
+        raise PermissionDenied("only the director chooses the contact basis")
+    if basis not in dict(CONTACT_BASIS_CHOICES):
+        raise ValidationError({"contact_basis": _("首次有效联系口径：请选择“全部（含销售自报）”或“仅已核实”。")})
+    threshold = Threshold.objects.select_for_update().filter(kpi=Kpi.LEAD_TIMELINESS).first() or Threshold.default(Kpi.LEAD_TIMELINESS)
+    if threshold.contact_basis != basis or threshold.pk is None:
+        threshold.contact_basis = basis
+        threshold._history_user = by
+        threshold._change_reason = f"contact_basis={basis}"
+        threshold.save()
+    return threshold
+
+
 def notify(*, recipient, title: str, body: str, url: str, dedupe_key: str, payload: dict | None = None) -> None:
     """In-app always; WeCom app message too when WeCom is set up and the person has a WeCom id
     (the outbox retries it)."""

@@ -8,6 +8,7 @@ urlpatterns = [
     path("board/", views.board, name="board"),
     path("board/<str:token>/", views.board_screen, name="board_screen"),
     path("kpis/", views.kpis, name="kpis"),
+    path("kpis/contact-basis/", views.kpi_contact_basis, name="kpi_contact_basis"),
     path("kpis/<str:kpi>/records/", views.kpi_records, name="kpi_records"),
     path("kpis/<str:kpi>/suggestions/", views.kpi_suggestions, name="kpi_suggestions"),
     path("interventions/", views.intervention_list, name="interventions"),

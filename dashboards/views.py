@@ -33,11 +33,11 @@ from . import board as board_data
 from .access import get_intervention_for_user, get_report_for_user, interventions_visible_to, kpi_access, report_team_ids
 from .charts import trend_chart
 from .forms import InterventionCloseForm, ReportGenerateForm
-from .kpis import clip_to_completed_days, closed_customers, evidence_actions, kpi_breakdown, kpi_cards, timeliness_leads
-from .models import InterventionKind, InterventionStatus, Kpi, ReportSnapshot, Threshold, TvScreen
+from .kpis import clip_to_completed_days, closed_customers, evidence_actions, kpi_breakdown, kpi_cards, timeliness_by_basis, timeliness_leads
+from .models import CONTACT_BASIS_CHOICES, InterventionKind, InterventionStatus, Kpi, ReportSnapshot, Threshold, TvScreen
 from .periods import PERIOD_KINDS, Period, day_start, parse_day, today
 from .reports import report_generate, report_pdf, visible_part
-from .services import can_close_intervention, intervention_close
+from .services import can_close_intervention, contact_basis_set, intervention_close, may_choose_contact_basis
 from .suggestions import SAMPLE_UNITS, best_team_snapshot
 from .workdays import calendar_gap
 
@@ -140,6 +140,10 @@ def kpis(request: HttpRequest) -> HttpResponse:
         "calendar_gap": calendar_gap(today()),
         "access": access,
         "period": period,
+        # T8: KPI 1 on both bases side by side; the director picks the one the KPI and alarm use.
+        "timeliness_bases": timeliness_by_basis(access.scope, period, thresholds[Kpi.LEAD_TIMELINESS]),
+        "contact_basis_choices": CONTACT_BASIS_CHOICES,
+        "may_choose_basis": may_choose_contact_basis(request.user),
         "cards": [(card, trend_chart(card)) for card in cards],
         "rows": rows,
         "period_tabs": period_tabs,
@@ -158,6 +162,19 @@ def kpis(request: HttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         template += "#kpi-body"
     return render(request, template, context)
+
+
+@require_http_methods(["POST"])
+@login_required
+def kpi_contact_basis(request: HttpRequest) -> HttpResponse:
+    """T8: the director chooses which contact KPI 1 (and its alarm) counts; history-tracked."""
+    try:
+        contact_basis_set(basis=request.POST.get("contact_basis", ""), by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("线索转化时效的联系口径已更新。"))
+    return redirect(reverse("dashboards:kpis") + _query(period=request.POST.get("period", ""), date=request.POST.get("date", "")))
 
 
 def _kpi_or_404(kpi: str) -> str:
@@ -211,9 +228,9 @@ def kpi_records(request: HttpRequest, kpi: str) -> HttpResponse:
     threshold = Threshold.for_kpi(kpi)
     if kpi == Kpi.LEAD_TIMELINESS:
         # The very leads KPI 1 counts (D7): by first assignment, the never-contacted ones first.
-        records = timeliness_leads(scope, *span).select_related("assignee", "hospital", "customer")
+        records = timeliness_leads(scope, *span, threshold.contact_basis).select_related("assignee", "hospital", "customer")
         records = records.annotate(
-            response=ExpressionWrapper(F("first_effective_contact_at") - F("clock_start"), output_field=DurationField())
+            response=ExpressionWrapper(F("contact_at") - F("clock_start"), output_field=DurationField())
         ).order_by(F("response").desc(nulls_first=True), "clock_start")
     elif kpi == Kpi.ACTION_FULLNESS:
         clipped = clip_to_completed_days([span])[0]

@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.models import Channel, ConsentBasis, Customer, PersonalData, Hospital, HospitalGrade, Notification, Product, Role
+from salesops.guards import FactFieldsQuerySet, GuardedQuerySet, RecordIsFrozen, refuse_frozen_change
+from salesops.models import Channel, ConsentBasis, Customer, Hospital, HospitalGrade, Notification, PersonalData, Product, Role
 
 
 class RecordIsAppendOnly(Exception):
@@ -274,6 +275,12 @@ class OwnerPolicy(models.TextChoices):
     OFF = "off", _("不考虑客户归属")
 
 
+class AssignmentRulesQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        # T7: a published (live or retired) version never changes nor goes, in bulk either.
+        return ~Q(status=RulesStatus.DRAFT)
+
+
 class AssignmentRules(models.Model):
     """One version of the assignment weights and rules (L4, L8). Exactly one version is live;
     drafts are edited and simulated, then published; a published version is never edited again,
@@ -320,6 +327,8 @@ class AssignmentRules(models.Model):
     )
     history = HistoricalRecords()
 
+    objects = AssignmentRulesQuerySet.as_manager()
+
     class Meta:
         ordering = ["-version"]
         constraints = [
@@ -341,7 +350,14 @@ class AssignmentRules(models.Model):
         refuse_frozen_change(
             self, is_frozen=lambda stored: stored["status"] != RulesStatus.DRAFT, mutable=("status",), back_to=("status", RulesStatus.DRAFT)
         )
+        refuse_frozen_change(self, is_frozen=lambda stored: stored["status"] == RulesStatus.RETIRED)  # retired stays retired
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        stored = type(self)._base_manager.filter(pk=self.pk).values_list("status", flat=True).first()
+        if stored is not None and stored != RulesStatus.DRAFT:
+            raise RecordIsFrozen(f"AssignmentRules v{self.version} was published; it is never deleted")
+        return super().delete(*args, **kwargs)
 
     @property
     def weights(self) -> tuple[int, int, int, int]:
@@ -474,8 +490,40 @@ class ContactVerification(models.TextChoices):
     VERIFIED = "verified", _("已核实")
 
 
+def first_verified_contact():
+    """T8: the time of a lead's first *verified* effective contact, as an expression over Lead rows:
+    the earliest of an effective contact attempt proven by the call robot's callback or a
+    phone-system record (`verification`), and a completed visit to the lead's customer since the
+    lead came in (a visit completes only with its evidence file: photo of the door plate …)."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce, Least
+
+    from visits.models import TaskStatus, VisitTask
+
+    attempt = Subquery(
+        ContactAttempt.objects.filter(lead=OuterRef("pk"), effective=True, verification=ContactVerification.VERIFIED)
+        .order_by("occurred_at")
+        .values("occurred_at")[:1]
+    )
+    visit = Subquery(
+        VisitTask.objects.filter(customer=OuterRef("customer_id"), status=TaskStatus.COMPLETED, completed_at__gte=OuterRef("created_at"))
+        .order_by("completed_at")
+        .values("completed_at")[:1]
+    )
+    # LEAST ignores NULL on PostgreSQL but not on SQLite: coalesce each side with the other.
+    return Least(Coalesce(attempt, visit), Coalesce(visit, attempt))
+
+
 # L7: a call of at least this long, or an on-site visit, is an effective contact.
 EFFECTIVE_CALL_SECONDS = 60
+
+
+class ContactAttemptQuerySet(FactFieldsQuerySet):
+    # T7/T8: what happened, when, how long and on what proof is written once.
+    fact_fields = (
+        "lead_id", "kind", "source", "by_id", "occurred_at", "duration_seconds", "outcome", "effective", "dialer_call_id",
+        "verification", "proof",
+    )
 
 
 class ContactAttempt(models.Model):
@@ -503,6 +551,12 @@ class ContactAttempt(models.Model):
     history = HistoricalRecords()
 
     personal_data = PersonalData(via="lead", text=("note",))
+    objects = ContactAttemptQuerySet.as_manager()
+
+    def save(self, *args, **kwargs):
+        # T8: a self-reported contact never becomes verified afterwards (nor moves in time), by any path.
+        refuse_frozen_change(self, is_frozen=lambda stored: True, mutable=("note",))
+        super().save(*args, **kwargs)
 
     class Meta:
         ordering = ["occurred_at", "pk"]

@@ -12,7 +12,7 @@ from django.utils.translation import pgettext
 
 from salesops.models import Notification, NotificationStatus
 
-from .models import ContactKind, ContactSource, DecisionKind, Lead
+from .models import ContactKind, ContactSource, ContactVerification, DecisionKind, Lead, first_verified_contact
 
 
 def humanize_duration(delta: timedelta | None) -> str:
@@ -52,6 +52,25 @@ class Milestone:
     label: str
     at: datetime | None
     took: str  # from the previous milestone
+
+
+def _evidenced_visits(lead: Lead) -> list:
+    if not lead.customer_id:
+        return []
+    from django.db.models import Count
+
+    from visits.models import TaskStatus, VisitTask
+
+    return list(
+        VisitTask.objects.filter(customer_id=lead.customer_id, status=TaskStatus.COMPLETED, completed_at__gte=lead.created_at)
+        .select_related("rep", "template")
+        .annotate(evidence_count=Count("evidence"))
+        .order_by("completed_at")[:20]
+    )
+
+
+def _first_verified_at(lead: Lead) -> datetime | None:
+    return Lead.objects.filter(pk=lead.pk).annotate(verified_at=first_verified_contact()).values_list("verified_at", flat=True).first()
 
 
 def timeline(lead: Lead) -> tuple[list[Event], list[Milestone]]:
@@ -109,6 +128,12 @@ def timeline(lead: Lead) -> tuple[list[Event], list[Milestone]]:
         label = f"{label} · {attempt.get_verification_display()}"  # T8: 自报 or 已核实
         detail = (_("首次有效联系") + (" · " if attempt.note else "") if is_first else "") + attempt.note
         events.append(Event(attempt.occurred_at, kind, label, detail))
+    # T8: a completed visit to the lead's customer is contact proven by its evidence (verified).
+    for task in _evidenced_visits(lead):
+        label = _("%(who)s 完成拜访（%(template)s）· %(mark)s") % {
+            "who": _person(task.rep), "template": task.template.name, "mark": ContactVerification.VERIFIED.label
+        }
+        events.append(Event(task.completed_at, "contact", label, _("依据：拜访证据 %(n)s 份") % {"n": task.evidence_count}))
     for repeat in lead.repeats.all():
         events.append(Event(repeat.received_at, "repeat", _("客户再次咨询（%(source)s）") % {"source": repeat.get_source_display()}, repeat.note[:120]))
     if lead.closed_at:
@@ -137,6 +162,8 @@ def timeline(lead: Lead) -> tuple[list[Event], list[Milestone]]:
         (pgettext("lead milestone", "接收"), lead.acknowledged_at),
         (pgettext("lead milestone", "升级"), lead.escalated_at),
         (pgettext("lead milestone", "首次有效联系"), lead.first_effective_contact_at),
+        # T8: the same step counting verified contact only (call robot, phone system, visit evidence).
+        (pgettext("lead milestone", "首次核实联系"), _first_verified_at(lead)),
     ]
     # In the order they happened (an escalation comes before a late acknowledgement), each with
     # the time since the step before it; steps not reached yet follow, without a time.

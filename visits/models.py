@@ -204,6 +204,9 @@ class VisitTaskQuerySet(models.QuerySet):
     def bulk_update(self, objs, fields, batch_size=None):
         raise TaskIsFrozen("visit tasks change through visits.services only")
 
+    def delete(self):
+        raise TaskIsFrozen("visit tasks are never deleted; cancel them")
+
     def open(self) -> "VisitTaskQuerySet":
         return self.filter(status__in=OPEN_STATUSES)
 

@@ -328,6 +328,35 @@ def deal_milestones_set(*, deal: Deal, by, delivered_on: date | None, accepted_o
 
 
 @transaction.atomic
+def deal_amount_correct(*, deal: Deal, amount: Decimal, reason: str, by) -> Deal:
+    """T7: a won deal's amount was entered wrong. Only finance corrects it, with a reason kept in
+    the deal's history, and only before any money arrived (afterwards the plan is frozen); the
+    bonus split follows through `scoring.services.split_correct`. The model refuses any other
+    change of a closed deal's money."""
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    if role_of(by) not in FINANCE_ROLES:
+        raise ValidationError(_("只有财务可以更正合同金额"))
+    if deal.status != DealStatus.WON:
+        raise ValidationError(_("只有赢单可以更正合同金额"))
+    if not reason.strip():
+        raise ValidationError({"reason": _("请填写更正原因")})
+    try:
+        amount = to_cents(amount)
+    except (TypeError, ValueError, ArithmeticError):
+        raise ValidationError({"amount": _("金额格式不正确")}) from None
+    if amount <= 0:
+        raise ValidationError({"amount": _("合同金额必须大于 0")})
+    if Payment.objects.filter(receivable__deal=deal).exists():
+        raise ValidationError({"amount": _("该交易已有回款，合同金额不能再更正")})
+    deal.amount = amount
+    deal._amount_correction = True
+    deal._history_user = by
+    deal._change_reason = reason.strip()[:100]
+    deal.save(update_fields=["amount"])
+    return deal
+
+
+@transaction.atomic
 def deal_lose(
     *,
     customer: Customer,

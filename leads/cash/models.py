@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from salesops.guards import refuse_field_change, refuse_frozen_change
+from salesops.guards import FactFieldsQuerySet, GuardedQuerySet, RecordIsFrozen, refuse_change_except_filling, refuse_field_change, refuse_frozen_change
 from salesops.models import Customer, Hospital, Product, ProductLine
 
 ZERO = Decimal("0.00")
@@ -124,7 +124,11 @@ class QuoteStatus(models.TextChoices):
     DISCARDED = "discarded", _("已作废")
 
 
-class QuoteVersionQuerySet(models.QuerySet):
+class QuoteVersionQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        # T7: a sent version never changes in bulk (its status moves through leads.cash.lifecycle).
+        return ~Q(status=QuoteStatus.DRAFT)
+
     def awaiting_confirmation(self, now=None, hours: int = 72) -> "QuoteVersionQuerySet":
         """D1 yellow light: sent and not confirmed for more than `hours`."""
         now = now or timezone.now()
@@ -191,6 +195,13 @@ class QuoteVersion(models.Model):
                 )
         super().save(*args, **kwargs)
 
+    def delete(self, *args, **kwargs):
+        # T7: only a draft may go; a sent version (and its lines) is a record the customer saw.
+        stored = type(self)._base_manager.filter(pk=self.pk).values_list("status", flat=True).first()
+        if stored is not None and stored != QuoteStatus.DRAFT:
+            raise RecordIsFrozen(f"QuoteVersion {self.pk} is {stored}; it is never deleted")
+        return super().delete(*args, **kwargs)
+
     @property
     def label(self) -> str:
         return f"v{self.version}"
@@ -202,6 +213,17 @@ class QuoteVersion(models.Model):
         if self.status != QuoteStatus.SENT or not self.sent_at:
             return None
         return ((now or timezone.now()) - self.sent_at).total_seconds() / 3600
+
+
+class QuoteLineQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        # T7: the lines of a sent version are as frozen as the version.
+        return ~Q(version__status=QuoteStatus.DRAFT)
+
+
+def _version_is_draft(version_id) -> bool:
+    status = QuoteVersion._base_manager.filter(pk=version_id).values_list("status", flat=True).first()
+    return status is None or status == QuoteStatus.DRAFT
 
 
 class QuoteLine(models.Model):
@@ -222,6 +244,8 @@ class QuoteLine(models.Model):
     line_total = models.DecimalField(_("含税金额"), default=ZERO, **MONEY)
     history = HistoricalRecords()
 
+    objects = QuoteLineQuerySet.as_manager()
+
     class Meta:
         ordering = ["pk"]
         verbose_name = verbose_name_plural = _("报价明细")
@@ -229,11 +253,32 @@ class QuoteLine(models.Model):
     def __str__(self) -> str:
         return f"{self.product_model} ×{self.quantity}"
 
+    def _refuse_unless_draft(self, action: str) -> None:
+        """T7: a line is added, changed or removed only while its version (and, for a move, the
+        version it leaves) is a draft — by every path (service, admin inline, shell)."""
+        stored = None if self.pk is None else type(self)._base_manager.filter(pk=self.pk).values_list("version_id", flat=True).first()
+        for version_id in {self.version_id, stored} - {None}:
+            if not _version_is_draft(version_id):
+                raise RecordIsFrozen(f"QuoteLine {self.pk or 'new'}: version {version_id} is sent; its lines never {action}")
+
+    def save(self, *args, **kwargs):
+        self._refuse_unless_draft("change")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_unless_draft("go")
+        return super().delete(*args, **kwargs)
+
 
 class ApprovalStatus(models.TextChoices):
     PENDING = "pending", _("待审批")
     APPROVED = "approved", _("已批准")
     REJECTED = "rejected", _("已驳回")
+
+
+class DiscountApprovalQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        return ~Q(status=ApprovalStatus.PENDING)
 
 
 class DiscountApproval(models.Model):
@@ -255,12 +300,24 @@ class DiscountApproval(models.Model):
     decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
     history = HistoricalRecords()
 
+    objects = DiscountApprovalQuerySet.as_manager()
+
     class Meta:
         ordering = ["-requested_at"]
         verbose_name = verbose_name_plural = _("折扣审批")
 
     def __str__(self) -> str:
         return f"{self.version} {self.discount_percent}%"
+
+    def save(self, *args, **kwargs):
+        # T7: a decided approval (who approved which discount) never changes, by any path.
+        refuse_frozen_change(self, is_frozen=lambda stored: stored["status"] != ApprovalStatus.PENDING)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if type(self)._base_manager.filter(pk=self.pk).exclude(status=ApprovalStatus.PENDING).exists():
+            raise RecordIsFrozen(f"DiscountApproval {self.pk} was decided; it is never deleted")
+        return super().delete(*args, **kwargs)
 
 
 # --- Deals, receivables, payments (C2) ------------------------------------------------------------
@@ -287,7 +344,11 @@ class LostReason(models.Model):
         return self.name
 
 
-class DealQuerySet(models.QuerySet):
+class DealQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        # T7: every deal row is a closed deal (won or lost): no bulk change, no bulk delete.
+        return Q()
+
     def visible_to(self, user) -> "DealQuerySet":
         return self.filter(customer__in=Customer.objects.visible_to(user).values("pk"))
 
@@ -349,8 +410,26 @@ class Deal(models.Model):
     def __str__(self) -> str:
         return f"{self.number or self.pk} {self.hospital} ¥{self.amount}"
 
+    # What may still change on a closed deal: the milestone dates the receivable plan reads (C6)
+    # and the descriptive texts. Money, parties, status and close time are frozen (T7).
+    MUTABLE_FIELDS = ("product_summary", "lost_reason", "lost_reason_choice_id", "delivered_on", "accepted_on")
 
-class ReceivableQuerySet(models.QuerySet):
+    def save(self, *args, **kwargs):
+        # `_amount_correction` is set only by leads.cash.deals.deal_amount_correct (finance, reason).
+        mutable = self.MUTABLE_FIELDS + (("amount",) if getattr(self, "_amount_correction", False) else ())
+        refuse_frozen_change(self, is_frozen=lambda stored: True, mutable=mutable)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RecordIsFrozen(f"Deal {self.pk} is a closed deal; it is never deleted")
+
+
+class ReceivableQuerySet(GuardedQuerySet):
+    def frozen_rows(self) -> Q:
+        # T7: an instalment with money against it (part-paid or settled) changes through the
+        # payment services only; its paid amount is their sum, written with history.
+        return Q(payments__isnull=False)
+
     def visible_to(self, user) -> "ReceivableQuerySet":
         return self.filter(deal__customer__in=Customer.objects.visible_to(user).values("pk"))
 
@@ -435,6 +514,10 @@ class Receivable(models.Model):
             if changed:
                 labels = "、".join(str(self._meta.get_field(name.removesuffix("_id")).verbose_name) for name in changed)
                 raise ReceivableFrozen(_("第 %(n)d 期已有回款，计划不能再修改（%(fields)s）。") % {"n": stored["sequence"], "fields": labels})
+            # T7: the paid amount is the sum of the payments (reversals included), never typed.
+            paid = Payment.objects.filter(receivable_id=self.pk).aggregate(total=Sum("amount"))["total"] or ZERO
+            if self.paid_amount != paid:
+                raise RecordIsFrozen(f"Receivable {self.pk}: paid_amount {self.paid_amount} is not the sum of its payments ({paid})")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -448,6 +531,19 @@ def progress_percent(paid: Decimal, total: Decimal) -> int:
     if not total:
         return 0
     return min(100, int(paid * 100 // total))
+
+
+class PaymentQuerySet(models.QuerySet):
+    # T7: recorded money is never changed nor removed in bulk; a mistake is reversed (C5) and a
+    # verification or pusher is named through leads.cash.deals (history rows).
+    def update(self, **kwargs):
+        raise RecordIsFrozen("payments change through leads.cash.deals only")
+
+    def delete(self):
+        raise RecordIsFrozen("payments are never deleted; reverse them")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise RecordIsFrozen("payments change through leads.cash.deals only")
 
 
 class Payment(models.Model):
@@ -486,6 +582,8 @@ class Payment(models.Model):
     )
     history = HistoricalRecords()
 
+    objects = PaymentQuerySet.as_manager()
+
     class Meta:
         ordering = ["-received_on", "-pk"]
         verbose_name = verbose_name_plural = _("回款")
@@ -494,9 +592,13 @@ class Payment(models.Model):
         return f"¥{self.amount} {self.received_on}"
 
     def save(self, *args, **kwargs):
-        # T7: recorded money never changes; a mistake is reversed by a counter-entry (C5).
-        refuse_field_change(self, ("amount", "receivable_id", "received_on", "recorded_by_id", "recorded_at"))
+        # T7: recorded money never changes; a mistake is reversed by a counter-entry (C5). Only
+        # what is named once may still be filled in: finance's approval and the pusher (T4).
+        refuse_change_except_filling(self, fill_once=("approved_by_id", "approved_at", "pushed_by_id", "pusher_named_by_id"))
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RecordIsFrozen(f"Payment {self.pk} is recorded money; it is never deleted (reverse it)")
 
     @property
     def is_reversal(self) -> bool:
@@ -506,6 +608,17 @@ class Payment(models.Model):
     def is_verified(self) -> bool:
         """Money the company demonstrably has: confirmed against a bank row or approved by finance."""
         return self.statement_row_id is not None or self.approved_at is not None
+
+
+class PaymentCreditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise RecordIsFrozen("push credits change through leads.cash.deals only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise RecordIsFrozen("push credits change through leads.cash.deals only")
+
+    def delete(self):
+        raise RecordIsFrozen("push credits are never deleted; they are revoked")
 
 
 class PaymentCredit(models.Model):
@@ -523,6 +636,16 @@ class PaymentCredit(models.Model):
     revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
     revoked_reason = models.CharField(_("撤销原因"), max_length=200, blank=True)
     history = HistoricalRecords()
+
+    objects = PaymentCreditQuerySet.as_manager()
+
+    def save(self, *args, **kwargs):
+        # T7/T5: a credit is written once; revoking it (a reversal) fills the revocation once.
+        refuse_change_except_filling(self, fill_once=("revoked_at", "revoked_reason"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RecordIsFrozen(f"PaymentCredit {self.pk} is never deleted; it is revoked")
 
     class Meta:
         ordering = ["-created_at"]
@@ -645,6 +768,17 @@ class RowStatus(models.TextChoices):
 OPEN_ROW_STATUSES = ("proposed", "review", "partial")
 
 
+STATEMENT_FACTS = (
+    "statement_id", "account_id", "line_number", "booked_on", "booked_time", "amount", "balance", "balance_text", "reference",
+    "payer_name", "payer_account", "memo", "dedupe_key",
+)
+
+
+class StatementRowQuerySet(FactFieldsQuerySet):
+    # T7: what the bank file says never changes; only the row's handling (status, allocation) moves.
+    fact_fields = STATEMENT_FACTS
+
+
 class StatementRow(models.Model):
     statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="rows", verbose_name=_("流水文件"))
     account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="rows", verbose_name=_("银行账户"))
@@ -672,6 +806,12 @@ class StatementRow(models.Model):
     closed_as = models.CharField(_("余额处理"), max_length=10, blank=True)
     closed_reason = models.CharField(_("处理说明"), max_length=200, blank=True)
     history = HistoricalRecords()
+
+    objects = StatementRowQuerySet.as_manager()
+
+    def save(self, *args, **kwargs):
+        refuse_field_change(self, STATEMENT_FACTS)  # T7: the bank's facts, by any path
+        super().save(*args, **kwargs)
 
     @property
     def remainder(self) -> Decimal:

@@ -44,8 +44,9 @@ def make_quote_version(*, rep, customer=None, status=QuoteStatus.SENT, sent_at=N
 
 
 def make_deal(*, owner, customer=None, amount="100000.00", closed_at=None, paid=None, status=DealStatus.WON,
-              product_summary="AK-HIP-01 ×2, SP-PED-01", receivables=None) -> Deal:
-    """`paid` as the paid part of one receivable of `amount`, or `receivables=[(due, paid), …]`."""
+              product_summary="AK-HIP-01 ×2, SP-PED-01", receivables=None, recorded_by=None) -> Deal:
+    """`paid` as the paid part of one receivable of `amount`, or `receivables=[(due, paid), …]`.
+    Payments are recorded by the owner (who pushed them), or by `recorded_by` with no pusher."""
     customer = customer or CustomerFactory()
     deal = Deal.objects.create(
         customer=customer,
@@ -63,7 +64,8 @@ def make_deal(*, owner, customer=None, amount="100000.00", closed_at=None, paid=
         )
         if Decimal(paid_amount):
             Payment.objects.create(
-                receivable=receivable, amount=Decimal(paid_amount), received_on=deal.closed_at.date(), recorded_by=owner, pushed_by=owner
+                receivable=receivable, amount=Decimal(paid_amount), received_on=deal.closed_at.date(),
+                recorded_by=recorded_by or owner, pushed_by=None if recorded_by else owner,
             )
     return deal
 

@@ -13,7 +13,6 @@ import time_machine
 from dashboards.models import Kpi, ReportKind, Threshold
 from dashboards.reports import report_generate, report_pdf
 from dashboards.suggestions import best_team_snapshot
-from leads.cash.models import Payment
 
 from ..factories import UserFactory
 from .conftest import at
@@ -26,8 +25,7 @@ pytestmark = pytest.mark.django_db
 def test_money_recorded_by_a_supervisor_or_finance_is_counted(day_of_work, alice, carol, diana):  # noqa: F811
     """D10: a deal owned by the supervisor and a payment finance recorded both reach the totals."""
     finance = UserFactory(username="finance", first_name="费财务")
-    deal = make_deal(owner=carol, amount="30000.00", paid="30000.00", closed_at=at(DAY, 16))
-    Payment.objects.filter(receivable__deal=deal).update(recorded_by=finance, pushed_by=None)
+    make_deal(owner=carol, amount="30000.00", paid="30000.00", closed_at=at(DAY, 16), recorded_by=finance)
     data = report_generate(kind=ReportKind.DAILY, day=DAY).data
     totals = data["company"]["totals"]
     assert (totals["deals"], totals["deal_amount"]) == (2, "150000.00")  # alice's 120k + carol's 30k

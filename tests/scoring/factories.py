@@ -46,14 +46,15 @@ def payment(*, rep, customer, at=None, amount="5000.00", deal_id=None) -> Activi
     return record(rep=rep, kind=ActivityKind.PAYMENT_RECORDED, customer=customer, at=at, facts={"amount": amount, "deal_id": deal_id, "basis": "bank"})
 
 
-def won_deal(*, customer, owner, amount="100000.00", closed_at: datetime | None = None) -> Deal:
-    """A won deal and its deal_won proof, as lead-to-cash would write them."""
+def won_deal(*, customer, owner, amount="100000.00", closed_at: datetime | None = None, status=DealStatus.WON) -> Deal:
+    """A won deal and its deal_won proof, as lead-to-cash would write them (`status`: a closed
+    deal is frozen, T7 — a test wanting another status creates it so)."""
     deal = Deal.objects.create(
         customer=customer,
         hospital=customer.hospital,
         owner=owner,
         amount=Decimal(amount),
-        status=DealStatus.WON,
+        status=status,
         closed_at=closed_at or timezone.now(),
         product_summary="AK-HIP-01 ×2",
     )

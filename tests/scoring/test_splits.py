@@ -99,9 +99,7 @@ def test_the_sweep_creates_one_split_per_won_deal(alice, customer, closed_at):
     """S3: idempotent — sweeping again adds nothing; a lost deal gets no split."""
     lead(rep=alice, customer=customer, at=closed_at - timedelta(days=2))
     won = won_deal(customer=customer, owner=alice, closed_at=closed_at)
-    lost = won_deal(customer=customer, owner=alice, closed_at=closed_at)
-    lost.status = DealStatus.LOST
-    lost.save()
+    won_deal(customer=customer, owner=alice, closed_at=closed_at, status=DealStatus.LOST)
     assert scoring_sweep()["splits"] == 1
     assert scoring_sweep()["splits"] == 0
     assert split_create_for_deal(deal=won).pk == BonusSplit.objects.get().pk
@@ -184,7 +182,7 @@ def test_a_correction_needs_a_reason_and_a_valid_pool(alice, carol, customer, cl
     assert "pool" in error.value.message_dict
 
 
-def test_a_correction_follows_a_corrected_deal_amount_at_the_splits_own_rate(alice, carol, customer, closed_at):
+def test_a_correction_follows_a_corrected_deal_amount_at_the_splits_own_rate(alice, carol, olga, customer, closed_at):
     """S3: the deal amount was entered wrong; the correction recomputes the pool at the rate the
     split was made with, even if ops changed the policy since."""
     lead(rep=alice, customer=customer, at=closed_at - timedelta(days=1))
@@ -195,8 +193,9 @@ def test_a_correction_follows_a_corrected_deal_amount_at_the_splits_own_rate(ali
     policy = original.policy
     policy.rate_percent = Decimal("5.0000")
     policy.save()
-    deal.amount = Decimal("110000.00")
-    deal.save()
+    from leads.cash.deals import deal_amount_correct
+
+    deal = deal_amount_correct(deal=deal, amount=Decimal("110000.00"), reason="合同金额更正", by=olga)  # finance, T7
     correction = split_correct(split=original, reason="合同金额更正", by=carol)
     assert (correction.deal_amount, correction.rate_percent, correction.pool) == (
         Decimal("110000.00"),
