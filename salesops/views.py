@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from .access import get_customer_for_user, is_manager, role_of
 from .forms import CustomerForm
+from .home import home_cards, search_all
 from .integrations import IntegrationError, wecom_oauth
 from .models import Activity, Customer, Hospital, HospitalGrade
 from .services import customer_update
@@ -34,8 +36,22 @@ WECOM_SESSION_KEY = "wecom_oauth"
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    recent = Activity.objects.filter(rep=request.user).select_related("customer")[:10]
-    return render(request, "salesops/home.html", {"recent_activities": recent, "role": role_of(request.user)})
+    """Each role lands on its numbers for today (U1), then its recent actions."""
+    recent = Activity.objects.filter(rep=request.user).select_related("customer")[:5]
+    cards = home_cards(request.user, timezone.now())
+    return render(request, "salesops/home.html", {"cards": cards, "recent_activities": recent, "role": role_of(request.user)})
+
+
+SEARCH_MIN_LENGTH = 1
+SEARCH_MAX_LENGTH = 50
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """The shell's search box (U6): customers, hospitals, leads and visits the user may see."""
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
+    hits = search_all(request.user, query) if len(query) >= SEARCH_MIN_LENGTH else []
+    return render(request, "salesops/search.html", {"query": query, "hits": hits})
 
 
 @login_required
