@@ -93,7 +93,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "salesops.context_processors.navigation",
             ],
-            "builtins": ["django.templatetags.i18n", "salesops.templatetags.people"],
+            "builtins": ["django.templatetags.i18n", "salesops.templatetags.people", "salesops.templatetags.tables"],
         },
     },
 ]

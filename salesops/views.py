@@ -25,6 +25,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from .access import get_customer_for_user, is_manager, role_of
 from .forms import CustomerForm
 from .home import home_cards, search_all
+from .people import person_name
+from .privacy import mask_phone
+from .tables import page_of, sort, wants_export, xlsx_response
 from .integrations import IntegrationError, wecom_oauth
 from .models import Activity, Customer, Hospital, HospitalGrade
 from .services import customer_update
@@ -60,8 +63,20 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     customers = Customer.objects.visible_to(request.user).select_related("hospital", "owner", "owner__rep")
     if query:
         customers = customers.filter(Q(name__icontains=query) | Q(hospital__name__icontains=query))
-    page = Paginator(customers.order_by("hospital__name", "name"), 50).get_page(request.GET.get("page"))
-    return render(request, "salesops/customer_list.html", {"page": page, "query": query})
+    customers, order = sort(request, customers, CUSTOMER_SORTS, default="hospital")
+    if wants_export(request):
+        headers = [gettext("客户名称"), gettext("医院"), gettext("医院等级"), gettext("科室"), gettext("负责人"), gettext("电话")]
+        rows = (
+            [c.name, c.hospital.name, c.hospital.get_grade_display(), c.department.name if c.department else "",
+             person_name(c.owner, ""), mask_phone(c.phone)]
+            for c in customers.select_related("department").iterator(chunk_size=500)
+        )
+        return xlsx_response(request, "customers", headers, rows)
+    page = page_of(request, customers)
+    return render(request, "salesops/customer_list.html", {"page": page, "query": query, "sort": order})
+
+
+CUSTOMER_SORTS = {"name": "name", "hospital": ("hospital__name", "name"), "owner": ("owner__last_name", "owner__first_name", "owner__username")}
 
 
 @login_required
@@ -115,12 +130,20 @@ def hospital_list(request: HttpRequest) -> HttpResponse:
         hospitals = hospitals.filter(Q(name__icontains=query) | Q(city__icontains=query) | Q(address__icontains=query))
     if grade in HospitalGrade.values:
         hospitals = hospitals.filter(grade=grade)
-    page = Paginator(hospitals.order_by("city", "name"), 50).get_page(request.GET.get("page"))
+    hospitals, order = sort(request, hospitals, HOSPITAL_SORTS, default="city")
+    if wants_export(request):
+        headers = [gettext("医院"), gettext("等级"), gettext("城市"), gettext("地址"), gettext("科室数")]
+        rows = ([h.name, h.get_grade_display(), h.city, h.address, h.department_count] for h in hospitals)
+        return xlsx_response(request, "hospitals", headers, rows)
+    page = page_of(request, hospitals)
     return render(
         request,
         "salesops/hospital_list.html",
-        {"page": page, "query": query, "grade": grade, "grades": HospitalGrade.choices},
+        {"page": page, "query": query, "grade": grade, "grades": HospitalGrade.choices, "sort": order},
     )
+
+
+HOSPITAL_SORTS = {"name": "name", "grade": ("grade", "name"), "city": ("city", "name"), "departments": ("department_count", "name")}
 
 
 @login_required

@@ -18,7 +18,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _tabs(page: str) -> list[str]:
-    nav = page[page.index('<nav class="nav tabs"'):page.index('<details class="more"')]
+    nav = page[page.index('<nav class="nav appnav"'):page.index('<details class="more"')]
     return re.findall(r'<a class="tab" href="([^"]+)"', nav)
 
 
