@@ -104,3 +104,25 @@ def test_my_visits_are_paged_sorted_and_date_filtered(client, alice):
     assert "开始日期" in bad and "不是有效日期" in bad
     sheet = _sheet(client.get("/visits/tasks/", {"export": "xlsx", "from": (today - timedelta(days=6)).isoformat()}))
     assert sheet.max_row == 8
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("who", "path", "export"),
+    [
+        ("alice", "/customers/", "/customers/?export=xlsx"),
+        ("alice", "/hospitals/", "/hospitals/?export=xlsx"),
+        ("alice", "/visits/tasks/", "/visits/tasks/?export=xlsx"),
+        ("alice", "/leads/", "/leads/export.xlsx?scope=mine"),
+        ("carol", "/leads/team/", "/leads/export.xlsx?scope=team"),
+        ("alice", "/cash/", "/cash/?export=xlsx"),
+        ("carol", "/cash/deals/", "/cash/deals/?export=xlsx"),
+    ],
+)
+def test_every_list_offers_an_excel_export(client, request, who, path, export):
+    """U6 "导出 Excel" on every list, and the file opens."""
+    client.force_login(request.getfixturevalue(who))
+    page = client.get(path).content.decode()
+    assert "导出 Excel" in page
+    sheet = _sheet(client.get(export))
+    assert sheet.max_row >= 1 and sheet.cell(1, 1).value
