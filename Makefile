@@ -15,7 +15,7 @@ for c in "$$PYTHON" python3.13 python3.12 "env PYENV_VERSION=3.13.0 python3.13" 
 done; echo "no Python >= 3.12 found: install one or set PYTHON=/path/to/python3.12" >&2; exit 1
 endef
 
-.PHONY: install system-deps run worker test test-fast bench bench-load migrate seed check clean serve
+.PHONY: install system-deps run worker test test-fast bench bench-load migrate seed check clean serve screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@PYBIN="$$($(FIND_PYTHON))" && echo "using $$PYBIN ($$($$PYBIN --version))" && \
@@ -77,3 +77,7 @@ check: install
 
 clean:
 	rm -rf $(VENV) staticfiles
+
+# The main screens per role at 390×844 and 1440×900 into docs/screenshots/ (a throw-away demo DB).
+screenshots: install
+	$(PY) scripts/screenshots.py

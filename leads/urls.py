@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import exports, views
 
 app_name = "leads"
 
 urlpatterns = [
     path("", views.my_leads, name="mine"),
     path("team/", views.team_leads, name="team"),
+    path("export.xlsx", exports.lead_export, name="export"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("<int:pk>/reveal-phone/", views.reveal_phone, name="reveal_phone"),

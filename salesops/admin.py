@@ -6,6 +6,8 @@ list per model that also shows deleted records. Nobody can add, change or delete
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.apps import apps
 from django.contrib import admin
 from django.http import HttpResponseNotAllowed
@@ -13,8 +15,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from .forms import RepAdminForm
 from .models import (
@@ -40,6 +44,23 @@ from .params import parse_int
 
 User = get_user_model()
 
+class _ReadableChanges(HistoricalRecordContextHelper):
+    """The admin's "变更" column with choice labels, local times and names, not raw values (U8)."""
+
+    def format_delta_change(self, change):
+        from .audit import display_value
+
+        names = getattr(self, "_names", None)
+        if names is None:
+            names = self._names = {}
+        return dataclasses.replace(
+            change,
+            field=capfirst(self.model._meta.get_field(change.field).verbose_name),
+            old=display_value(self.model, change.field, change.old, names),
+            new=display_value(self.model, change.field, change.new, names),
+        )
+
+
 class HistoryAdmin(SimpleHistoryAdmin):
     """The one base every history-tracked admin uses (T7). History is read-only: simple_history's
     "revert" form saves an old version over the record (walking around every status rule), so it
@@ -48,6 +69,13 @@ class HistoryAdmin(SimpleHistoryAdmin):
 
     def revert_disabled(self, request, obj=None) -> bool:
         return True
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return _ReadableChanges(self.model, historical_record)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=False):
+        # ids, resolved to names by display_value (objects would be fetched per row)
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs=False)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method not in ("GET", "HEAD"):

@@ -8,3 +8,6 @@ class SalesOpsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import user_audit  # noqa: F401 - connects the user-history labels (R9)
+        from .audit import localise_history_models
+
+        localise_history_models()  # U8: "客户（历史）", local times — not "historical 客户 as of <UTC>"

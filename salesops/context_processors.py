@@ -39,12 +39,32 @@ def _items_for(user) -> list[dict]:
                     badge = reverse(item.badge_url_name)
                 except NoReverseMatch:
                     badge = ""
-            items.append({"label": item.label, "url": url, "order": item.order, "badge_url": badge})
+            items.append({"label": item.label, "url": url, "order": item.order, "badge_url": badge, "name": item.url_name})
     return sorted(items, key=lambda entry: entry["order"])
+
+
+# U1: the 4–5 destinations a role uses every day, in the phone's bottom tab bar and the laptop's
+# top bar; everything else of `nav_items` sits one tap away in the "更多" sheet.
+TABS = {
+    "rep": ("home", "leads:mine", "visits:workbench", "visits:task_list", "leads:inbox"),
+    "supervisor": ("home", "leads:team", "visits:task_list", "scoring:reviews", "cash:approval_list"),
+    "director": ("home", "dashboards:kpis", "leads:team", "dashboards:interventions", "cash:deal_list"),
+    "ops": ("home", "imports:list", "leads:team", "leads:rules", "dashboards:kpis"),
+}
+
+
+def split_tabs(items: list[dict], role: str | None) -> tuple[list[dict], list[dict]]:
+    wanted = TABS.get(str(role or ""), ("home",))
+    by_name = {item["name"]: item for item in items}
+    tabs = [by_name[name] for name in wanted if name in by_name]
+    return tabs, [item for item in items if item not in tabs]
 
 
 def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": [], "user_role": None}
-    return {"nav_items": _items_for(user), "user_role": role_of(user)}
+        return {"nav_items": [], "nav_tabs": [], "nav_more": [], "user_role": None}
+    role = role_of(user)
+    items = _items_for(user)
+    tabs, more = split_tabs(items, role)
+    return {"nav_items": items, "nav_tabs": tabs, "nav_more": more, "user_role": role}

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .privacy_models import AccessAction, AccessLog, ConsentBasis, ErasureRecord, PersonalData, PrivacyNotice, RecordIsAppendOnly  # noqa: F401
+from .people import person_name
 
 
 class Role(models.TextChoices):
@@ -140,7 +141,12 @@ class Rep(models.Model):
 
     @property
     def display_name(self) -> str:
-        return self.user.get_full_name() or self.user.username
+        # A history row can outlive its user (U8): "—", not a 500 in the 审计日志.
+        try:
+            user = self.user
+        except ObjectDoesNotExist:
+            user = None
+        return person_name(user)
 
     def is_employed_on(self, day) -> bool:
         return (self.started_on is None or self.started_on <= day) and (self.left_on is None or day <= self.left_on)

@@ -95,7 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "salesops.context_processors.navigation",
             ],
-            "builtins": ["django.templatetags.i18n"],
+            "builtins": ["django.templatetags.i18n", "salesops.templatetags.people", "salesops.templatetags.tables"],
         },
     },
 ]

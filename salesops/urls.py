@@ -41,6 +41,7 @@ import_patterns = (
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
     path("healthz", views.healthz, name="healthz"),
     path("manifest.webmanifest", visits_pwa.manifest, name="pwa_manifest"),
     path("sw.js", visits_pwa.service_worker, name="service_worker"),

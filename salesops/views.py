@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
@@ -23,6 +24,10 @@ from django.views.decorators.http import require_GET, require_POST, require_http
 
 from .access import get_customer_for_user, is_manager, role_of
 from .forms import CustomerForm
+from .home import home_cards, search_all
+from .people import person_name
+from .privacy import mask_phone
+from .tables import page_of, sort, wants_export, xlsx_response
 from .integrations import IntegrationError, wecom_oauth
 from . import privacy
 from .models import AccessAction, Activity, Customer, Hospital, HospitalGrade
@@ -35,8 +40,22 @@ WECOM_SESSION_KEY = "wecom_oauth"
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    recent = Activity.objects.filter(rep=request.user).select_related("customer")[:10]
-    return render(request, "salesops/home.html", {"recent_activities": recent, "role": role_of(request.user)})
+    """Each role lands on its numbers for today (U1), then its recent actions."""
+    recent = Activity.objects.filter(rep=request.user).select_related("customer")[:5]
+    cards = home_cards(request.user, timezone.now())
+    return render(request, "salesops/home.html", {"cards": cards, "recent_activities": recent, "role": role_of(request.user)})
+
+
+SEARCH_MIN_LENGTH = 1
+SEARCH_MAX_LENGTH = 50
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """The shell's search box (U6): customers, hospitals, leads and visits the user may see."""
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
+    hits = search_all(request.user, query) if len(query) >= SEARCH_MIN_LENGTH else []
+    return render(request, "salesops/search.html", {"query": query, "hits": hits})
 
 
 @login_required
@@ -45,8 +64,20 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     customers = Customer.objects.visible_to(request.user).select_related("hospital", "owner", "owner__rep")
     if query:
         customers = customers.filter(Q(name__icontains=query) | Q(hospital__name__icontains=query))
-    page = Paginator(customers.order_by("hospital__name", "name"), 50).get_page(request.GET.get("page"))
-    return render(request, "salesops/customer_list.html", {"page": page, "query": query})
+    customers, order = sort(request, customers, CUSTOMER_SORTS, default="hospital")
+    if wants_export(request):
+        headers = [gettext("客户名称"), gettext("医院"), gettext("医院等级"), gettext("科室"), gettext("负责人"), gettext("电话")]
+        rows = (
+            [c.name, c.hospital.name, c.hospital.get_grade_display(), c.department.name if c.department else "",
+             person_name(c.owner, ""), mask_phone(c.phone)]
+            for c in customers.select_related("department").iterator(chunk_size=500)
+        )
+        return xlsx_response(request, "customers", headers, rows)
+    page = page_of(request, customers)
+    return render(request, "salesops/customer_list.html", {"page": page, "query": query, "sort": order})
+
+
+CUSTOMER_SORTS = {"name": "name", "hospital": ("hospital__name", "name"), "owner": ("owner__last_name", "owner__first_name", "owner__username")}
 
 
 def _customer_context(request: HttpRequest, customer: Customer, *, revealed: bool = False) -> dict:
@@ -134,12 +165,20 @@ def hospital_list(request: HttpRequest) -> HttpResponse:
         hospitals = hospitals.filter(Q(name__icontains=query) | Q(city__icontains=query) | Q(address__icontains=query))
     if grade in HospitalGrade.values:
         hospitals = hospitals.filter(grade=grade)
-    page = Paginator(hospitals.order_by("city", "name"), 50).get_page(request.GET.get("page"))
+    hospitals, order = sort(request, hospitals, HOSPITAL_SORTS, default="city")
+    if wants_export(request):
+        headers = [gettext("医院"), gettext("等级"), gettext("城市"), gettext("地址"), gettext("科室数")]
+        rows = ([h.name, h.get_grade_display(), h.city, h.address, h.department_count] for h in hospitals)
+        return xlsx_response(request, "hospitals", headers, rows)
+    page = page_of(request, hospitals)
     return render(
         request,
         "salesops/hospital_list.html",
-        {"page": page, "query": query, "grade": grade, "grades": HospitalGrade.choices},
+        {"page": page, "query": query, "grade": grade, "grades": HospitalGrade.choices, "sort": order},
     )
+
+
+HOSPITAL_SORTS = {"name": "name", "grade": ("grade", "name"), "city": ("city", "name"), "departments": ("department_count", "name")}
 
 
 @login_required

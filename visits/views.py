@@ -26,6 +26,8 @@ from salesops.access import is_manager, users_visible_to
 from salesops import privacy
 from salesops.models import AccessAction, Activity, Customer
 from salesops.params import parse_int_param
+from salesops.people import person_name
+from salesops.tables import date_range, page_of, sort, wants_export, xlsx_response
 
 from . import qr, services, storage
 from .access import get_evidence_for_user, get_task_by_token_for_user, get_task_for_user, get_template_for_user
@@ -211,13 +213,29 @@ def task_list(request: HttpRequest) -> HttpResponse:
     )
     if flagged:
         tasks = tasks.filter(flagged_count__gt=0)
-    tasks = tasks.order_by("-due_date", "-pk")[:200]
+    tasks, dates = date_range(request, tasks, "due_date")
+    tasks, order = sort(request, tasks, TASK_SORTS, default="-date")
+    if wants_export(request):
+        headers = [_("日期"), _("销售"), _("客户"), _("医院"), _("任务包"), _("状态"), _("证据"), _("警示")]
+        rows = (
+            [t.due_date, person_name(t.rep, ""), t.customer.name, t.customer.hospital.name, t.template.name,
+             t.get_status_display(), t.evidence_count, t.flagged_count]
+            for t in tasks.select_related("customer__hospital")
+        )
+        return xlsx_response(request, "visits", headers, rows)
     reps = users_visible_to(request.user).filter(rep__isnull=False).order_by("username") if is_manager(request.user) else []
     return render(
         request,
         "visits/task_list.html",
-        {"tasks": tasks, "reps": reps, "rep_id": "" if rep_id is None else str(rep_id), "status": status, "flagged": flagged, "statuses": TaskStatus.choices},
+        {"page": page_of(request, tasks), "reps": reps, "rep_id": "" if rep_id is None else str(rep_id), "status": status,
+         "flagged": flagged, "statuses": TaskStatus.choices, "dates": dates, "sort": order},
     )
+
+
+TASK_SORTS = {
+    "date": "due_date", "rep": ("rep__username", "due_date"), "customer": ("customer__name", "due_date"),
+    "status": ("status", "due_date"), "evidence": ("evidence_count", "due_date"),
+}
 
 
 @login_required

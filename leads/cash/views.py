@@ -21,6 +21,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, users_visible_to
 from salesops.params import parse_int_param
+from salesops.people import person_name
+from salesops.tables import date_range, sort, wants_export, xlsx_response
 
 from . import access, deals, lifecycle, quotes, statements
 from .lifecycle import QuoteAction
@@ -116,6 +118,16 @@ def quote_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         quotes_qs = quotes_qs.filter(Q(number__icontains=query) | Q(customer__name__icontains=query))
+    quotes_qs, dates = date_range(request, quotes_qs, "created_at")
+    quotes_qs, order = sort(request, quotes_qs, QUOTE_SORTS, default="-created")
+    if wants_export(request):
+        headers = [_("报价单号"), _("客户"), _("医院"), _("版本"), _("状态"), _("含税合计"), _("销售"), _("创建时间")]
+        rows = (
+            [q.number, q.customer.name, q.customer.hospital.name, q.latest_version, STATUS_LABELS.get(q.latest_status, ""),
+             q.latest_total, person_name(q.rep, ""), q.created_at]
+            for q in quotes_qs
+        )
+        return xlsx_response(request, "quotes", headers, rows)
     page = Paginator(quotes_qs, 30).get_page(request.GET.get("page"))
     now = timezone.now()
     for quote in page:
@@ -129,6 +141,8 @@ def quote_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "query": query,
             "statuses": QuoteStatus.choices,
+            "dates": dates,
+            "sort": order,
             "pending_approvals": access.approvals_to_decide(request.user).count() if is_manager(request.user) else 0,
         },
     )
@@ -491,10 +505,25 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         deals_qs = deals_qs.filter(Q(number__icontains=query) | Q(hospital__name__icontains=query) | Q(product_summary__icontains=query))
-    page = Paginator(deals_qs.order_by("-closed_at"), 30).get_page(request.GET.get("page"))
+    deals_qs, dates = date_range(request, deals_qs, "closed_at")
+    deals_qs, order = sort(request, deals_qs, DEAL_SORTS, default="-closed")
+    if wants_export(request):
+        headers = [_("成交编号"), _("医院"), _("客户"), _("产品型号"), _("金额"), _("已回款"), _("状态"), _("负责人"), _("成交时间")]
+        rows = (
+            [d.number, d.hospital.name if d.hospital else "", d.customer.name if d.customer else "", d.product_summary, d.amount,
+             d.paid_total, d.get_status_display(), person_name(d.owner, ""), d.closed_at]
+            for d in deals_qs
+        )
+        return xlsx_response(request, "deals", headers, rows)
+    page = Paginator(deals_qs, 30).get_page(request.GET.get("page"))
     for deal in page:
         deal.percent = progress_percent(deal.paid_total, deal.receivable_total)
-    return render(request, "cash/deal_list.html", {"page": page, "status": status, "query": query, "statuses": DealStatus.choices})
+    return render(request, "cash/deal_list.html", {"page": page, "status": status, "query": query, "statuses": DealStatus.choices,
+                                                   "dates": dates, "sort": order})
+
+
+QUOTE_SORTS = {"created": "created_at", "number": "number", "customer": ("customer__name", "created_at"), "total": ("latest_total", "created_at")}
+DEAL_SORTS = {"closed": "closed_at", "number": "number", "amount": ("amount", "closed_at"), "hospital": ("hospital__name", "closed_at")}
 
 
 def _plan_initial(receivables) -> list[dict]:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from .nav import open_nav
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -10,7 +12,7 @@ def test_rep_logs_in_and_sees_chinese_home(login_page, alice, live_server):
     page = login_page(alice)
     assert page.locator("h1").inner_text().startswith("你好")
     assert page.locator("nav.nav").get_by_text("客户").count() == 1
-    page.locator("nav.nav").get_by_text("客户").click()
+    open_nav(page, "客户")
     page.wait_for_url(f"{live_server.url}/customers/")
     assert page.locator("h1").inner_text() == "客户"
 

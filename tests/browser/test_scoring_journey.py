@@ -14,6 +14,8 @@ from scoring.services import scoring_sweep
 from tests.factories import CustomerFactory
 from tests.scoring.factories import lead, visit, won_deal
 
+from .nav import open_nav
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
@@ -38,7 +40,7 @@ def test_two_reps_work_a_customer_and_both_see_their_share_and_why(login_page, l
 
     page.set_viewport_size(PHONE)
     login_page(alice)
-    page.locator("nav.nav").get_by_text("奖金分配").click()
+    open_nav(page, "奖金分配")
     page.wait_for_url(f"{live_server.url}/scoring/statement/")
     card = page.locator("section.statement-line")
     assert card.locator(".share-amount").inner_text() == "¥2,222.22"
@@ -46,7 +48,7 @@ def test_two_reps_work_a_customer_and_both_see_their_share_and_why(login_page, l
 
     page.context.clear_cookies()
     login_page(bob)
-    page.locator("nav.nav").get_by_text("奖金分配").click()
+    open_nav(page, "奖金分配")
     card = page.locator("section.statement-line")
     assert card.locator(".share-amount").inner_text() == "¥7,777.78"
     assert "35 / 总分 45" in card.inner_text() and "含尾差 1 分" in card.inner_text()
@@ -55,7 +57,7 @@ def test_two_reps_work_a_customer_and_both_see_their_share_and_why(login_page, l
     earned = page.locator("#earned").inner_text()
     assert "需求诊断" in earned and "+15" in earned and "方案演示" in earned and "+20" in earned
 
-    page.locator("nav.nav").get_by_text("协作看板").click()
+    open_nav(page, "协作看板")
     board = page.locator(f"#customer-{customer.pk}")
     assert "艾丽" in board.inner_text() and "鲍勃" in board.inner_text()
     # The heat map fits a phone: the table is no wider than its card, so nothing scrolls sideways.

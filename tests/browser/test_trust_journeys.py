@@ -14,6 +14,8 @@ from scoring.services import scoring_sweep
 from tests.factories import CustomerFactory
 from tests.scoring.factories import lead, visit, won_deal
 
+from .nav import open_nav
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
@@ -36,7 +38,7 @@ def test_rep_statement_says_which_actions_did_not_pay_and_that_the_split_is_prov
 
     page.set_viewport_size(PHONE)
     login_page(alice)
-    page.locator("nav.nav").get_by_text("奖金分配").click()
+    open_nav(page, "奖金分配")
     page.wait_for_url(f"{live_server.url}/scoring/statement/")
     line = page.locator("section.statement-line")
     assert "25 / 总分 25" in line.inner_text()
@@ -60,7 +62,7 @@ def test_supervisor_rejects_a_flagged_visit_with_a_reason_in_the_review_queue(lo
 
     page.set_viewport_size(LAPTOP)
     login_page(carol)
-    page.locator("nav.nav").get_by_text("证据审核").click()
+    open_nav(page, "证据审核")
     page.wait_for_url(f"{live_server.url}/scoring/reviews/")
     item = page.locator("#pending-reviews article.review")
     assert "艾丽" in item.inner_text() and "方案演示" in item.inner_text() and "far_from_hospital" in item.inner_text()

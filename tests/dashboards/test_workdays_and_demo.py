@@ -87,9 +87,11 @@ def test_demo_seed_replays_the_history_into_interventions_of_each_kind():
 
 
 def test_navigation_by_role(client, alice, carol):
+    """U1: a rep's menu does not send them to the wall-TV board (unreadable at 390 px)."""
     client.force_login(alice)
     page = client.get("/").content.decode()
-    assert "今日战报" in page and "过程健康" in page and "干预任务" not in page
+    assert "过程健康" in page and "干预任务" not in page
+    assert 'href="/dashboards/board/"' not in page
     client.force_login(carol)
     page = client.get("/").content.decode()
     assert "干预任务" in page and "日报周报" in page
