@@ -377,14 +377,10 @@ class ImportJobAdmin(ImportEntryMixin, HistoryAdmin):
     search_fields = ("original_name", "uploaded_by__username", "uploaded_by__first_name")
     date_hierarchy = "created_at"
     list_select_related = ("uploaded_by",)
-    exclude = ("rows",)
     readonly_fields = (
         "kind", "file", "original_name", "uploaded_by", "status", "total_rows", "processed_rows", "error_count",
         "error", "created_count", "created_at", "parsed_at", "confirmed_by", "finished_at", "page_link",
     )  # fmt: skip
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).defer("rows")
 
     def has_add_permission(self, request) -> bool:
         return False

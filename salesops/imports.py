@@ -3,12 +3,18 @@
 The flow:
   upload   `import_start` — the form has already checked that the file is an .xlsx with the
            columns we need (`inspect_upload`), so a wrong file is answered at once, naming it.
-  parse    `import_parse` runs in a django-q2 task: reads the rows, checks each one against the
-           database, and moves `ImportJob.processed_rows` so the page can show a progress bar.
+  parse    `import_parse` runs in a django-q2 task: streams the rows, checks them against the
+           database in batches and stages each batch as `ImportRow`s, moving
+           `ImportJob.processed_rows` so the page can show a progress bar.
   preview  the page lists every row with its errors: Excel line number, field, message.
-  confirm  `import_confirm` checks the rows AGAIN against the database as it is now (it may have
-           changed since the preview) and creates every row in one transaction — or, when any row
-           has an error, writes nothing and says which rows.
+  confirm  `import_confirm` hands the job to a task (`import_apply`), which checks the staged rows
+           AGAIN against the database as it is now (it may have changed since the preview) and
+           creates them batch by batch inside one transaction — or, when any row has an error,
+           rolls everything back, writes nothing and says which rows.
+
+Memory (F5): nothing holds the whole file's rows — the reader streams, rows are checked and
+staged (or created) in batches of STAGE_BATCH; what grows with the file is one short key per row
+for "duplicate within the file". Both tasks get their own timeout (IMPORT_TASK_TIMEOUT).
 
 Errors are stored as codes with parameters and turned into text when shown, so the preview reads in
 the viewer's language. Column headers are the company's Chinese headers; matching forgives
@@ -32,6 +38,7 @@ from typing import BinaryIO
 
 import phonenumbers
 from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest
@@ -56,6 +63,7 @@ from .models import (
     HospitalGrade,
     ImportJob,
     ImportKind,
+    ImportRow,
     ImportStatus,
     Role,
 )
@@ -66,6 +74,7 @@ User = get_user_model()
 MAX_FILE_BYTES = 10 * 1024 * 1024
 HEADER_SCAN_ROWS = 20  # a title or a note may stand above the header row
 BATCH_SIZE = 500
+STAGE_BATCH = 2000  # rows checked, staged and created per batch (F5: bounded memory)
 
 
 class ImportFileError(Exception):
@@ -358,14 +367,22 @@ def normalise_phone(text: str) -> str | None:
 class RowRules(abc.ABC):
     """Checks one kind of row against the database; one instance per pass over a file, because
     "duplicate within the file" needs to remember the rows already seen. The same instance then
-    creates the records, so lookups are loaded once."""
+    creates the records, so lookups are loaded once. Rows come in batches: `prepare` loads what a
+    batch needs from the database (only what earlier batches did not), then each row is checked."""
 
     kind: str
     columns: tuple[Column, ...]
 
-    def __init__(self, rows: list[tuple[int, dict[str, str]]], by) -> None:
+    def __init__(self, by) -> None:
         self.by = by
         self.seen: dict[str, int] = {}
+
+    def prepare(self, rows: list[tuple[int, dict[str, str]]]) -> None:
+        """Load the lookups this batch of rows needs."""
+
+    def check_batch(self, rows: list[tuple[int, dict[str, str]]]) -> list[CheckedRow]:
+        self.prepare(rows)
+        return [self.check(line, values) for line, values in rows]
 
     def check(self, line: int, values: dict[str, str]) -> CheckedRow:
         row = CheckedRow(line=line, values=values)
@@ -398,19 +415,34 @@ class CustomerRules(RowRules):
     kind = ImportKind.CUSTOMERS
     columns = CUSTOMER_COLUMNS
 
-    def __init__(self, rows, by) -> None:
-        super().__init__(rows, by)
+    def __init__(self, by) -> None:
+        super().__init__(by)
         self.hospitals = {match_key(h.name): h for h in Hospital.objects.only("pk", "name")}
         self._hints: dict[str, str | None] = {}
+        self.loaded_hospital_ids: set[int] = set()
+        self.existing: set[tuple[int, str]] = set()
+        self.looked_up_owners: set[str] = set()
+        self.owners: dict[str, int] = {}
+        self.allowed_owner_ids: set[int] = set()
+        self.departments: dict[tuple[int, str], int] = {}
+        self.loaded_department_ids: set[int] = set()
+
+    def prepare(self, rows) -> None:
         hospital_ids = {self.hospitals[k].pk for k in {match_key(v.get("hospital", "")) for _, v in rows} if k in self.hospitals}
-        self.existing = {
-            (hospital_id, match_key(name))
-            for hospital_id, name in Customer.objects.filter(hospital_id__in=hospital_ids).values_list("hospital_id", "name")
-        }
-        usernames = {values.get("owner", "") for _, values in rows} - {""}
-        candidates = User.objects.filter(username__in=usernames, is_active=True, rep__isnull=False)
-        self.owners = {user.username: user.pk for user in candidates.only("pk", "username")}
-        self.allowed_owner_ids = set(users_visible_to(by).filter(pk__in=self.owners.values()).values_list("pk", flat=True))
+        hospital_ids -= self.loaded_hospital_ids
+        if hospital_ids:
+            self.loaded_hospital_ids |= hospital_ids
+            self.existing.update(
+                (hospital_id, match_key(name))
+                for hospital_id, name in Customer.objects.filter(hospital_id__in=hospital_ids).values_list("hospital_id", "name")
+            )
+        usernames = {values.get("owner", "") for _, values in rows} - {""} - self.looked_up_owners
+        if usernames:
+            self.looked_up_owners |= usernames
+            candidates = User.objects.filter(username__in=usernames, is_active=True, rep__isnull=False)
+            owners = {user.username: user.pk for user in candidates.only("pk", "username")}
+            self.owners.update(owners)
+            self.allowed_owner_ids.update(users_visible_to(self.by).filter(pk__in=owners.values()).values_list("pk", flat=True))
 
     def _hint(self, text: str) -> str | None:
         if text not in self._hints:
@@ -463,10 +495,12 @@ class CustomerRules(RowRules):
             }
 
     def create(self, rows: list[CheckedRow], *, by, reason: str) -> int:
-        hospital_ids = {row.clean["hospital_id"] for row in rows}
-        departments = {
-            (d.hospital_id, match_key(d.name)): d.pk for d in Department.objects.filter(hospital_id__in=hospital_ids)
-        }
+        hospital_ids = {row.clean["hospital_id"] for row in rows} - self.loaded_department_ids
+        self.loaded_department_ids |= hospital_ids
+        departments = self.departments
+        departments.update(
+            ((d.hospital_id, match_key(d.name)), d.pk) for d in Department.objects.filter(hospital_id__in=hospital_ids)
+        )
         new_departments: dict[tuple[int, str], Department] = {}
         for row in rows:
             if row.clean["department"]:
@@ -502,8 +536,8 @@ class HospitalRules(RowRules):
     kind = ImportKind.HOSPITALS
     columns = HOSPITAL_COLUMNS
 
-    def __init__(self, rows, by) -> None:
-        super().__init__(rows, by)
+    def __init__(self, by) -> None:
+        super().__init__(by)
         self.existing = {match_key(name) for name in Hospital.objects.values_list("name", flat=True)}
 
     @staticmethod
@@ -573,8 +607,15 @@ RULES: dict[str, type[RowRules]] = {ImportKind.CUSTOMERS: CustomerRules, ImportK
 
 
 def check_rows(kind: str, rows: list[tuple[int, dict[str, str]]], by) -> tuple[RowRules, list[CheckedRow]]:
-    rules = RULES[kind](rows, by)
-    return rules, [rules.check(line, values) for line, values in rows]
+    """All rows in one batch (small files, tests); the tasks go batch by batch."""
+    rules = RULES[kind](by)
+    return rules, rules.check_batch(rows)
+
+
+def _batches(iterable: Iterable, size: int = STAGE_BATCH) -> Iterator[list]:
+    iterator = iter(iterable)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def _bulk_create(objs: list, model, *, by, reason: str) -> list:
@@ -600,7 +641,7 @@ def import_kinds_for(user) -> list[str]:
 
 
 def import_jobs_visible_to(user):
-    jobs = ImportJob.objects.defer("rows").select_related("uploaded_by")
+    jobs = ImportJob.objects.select_related("uploaded_by")
     if sees_everything(user):
         return jobs
     if import_kinds_for(user):
@@ -612,7 +653,7 @@ def get_import_job_for_user(request: HttpRequest, pk, write: bool = False) -> Im
     """The one door to an import job: 404 for anyone who may not see it, 403 for changing a job
     of a kind the user may no longer import."""
     try:
-        job = import_jobs_visible_to(request.user).defer(None).get(pk=pk)
+        job = import_jobs_visible_to(request.user).get(pk=pk)
     except (ImportJob.DoesNotExist, ValueError, TypeError):
         raise Http404("import job")
     if write and not can_import(request.user, job.kind):
@@ -635,17 +676,32 @@ def import_start(*, kind: str, uploaded_file, by, estimated_rows: int = 0) -> Im
     return job
 
 
-def _enqueue_parse(job_id: int) -> None:
+# A big file takes minutes to parse or to import: each task gets its own timeout, far above the
+# cluster's default (settings.Q_CLUSTER["timeout"]); the cluster's `retry` is kept above it so the
+# broker never hands a running import to a second worker.
+IMPORT_TASK_TIMEOUT = 3600
+
+
+def _enqueue(task: str, job_id: int, name: str) -> None:
     from django_q.tasks import async_task
 
-    async_task("salesops.tasks_imports.import_parse_task", job_id, task_name=f"import-parse-{job_id}")
+    async_task(task, job_id, task_name=f"{name}-{job_id}", timeout=IMPORT_TASK_TIMEOUT)
+
+
+def _enqueue_parse(job_id: int) -> None:
+    _enqueue("salesops.tasks_imports.import_parse_task", job_id, "import-parse")
+
+
+def _enqueue_apply(job_id: int) -> None:
+    _enqueue("salesops.tasks_imports.import_apply_task", job_id, "import-apply")
 
 
 class _Progress:
     """Saves processed/total every few rows (without a history row) and notices a cancel."""
 
-    def __init__(self, job: ImportJob) -> None:
+    def __init__(self, job: ImportJob, status: str = ImportStatus.PARSING) -> None:
         self.job = job
+        self.status = status
         self.step = 0
 
     def __call__(self, done: int, total: int) -> None:
@@ -653,7 +709,7 @@ class _Progress:
             self.step = max(100, total // 50)
         if done % self.step:
             return
-        if ImportJob.objects.filter(pk=self.job.pk, status=ImportStatus.CANCELLED).exists():
+        if not ImportJob.objects.filter(pk=self.job.pk, status=self.status).exists():
             raise ImportCancelled
         self.job.processed_rows, self.job.total_rows = done, total
         self.job.skip_history_when_saving = True
@@ -663,18 +719,35 @@ class _Progress:
             del self.job.skip_history_when_saving
 
 
+def _stage(job_id: int, checked: list[CheckedRow]) -> None:
+    ImportRow.objects.bulk_create(
+        [ImportRow(job_id=job_id, line=row.line, values=row.values, errors=row.errors, has_errors=bool(row.errors)) for row in checked],
+        batch_size=STAGE_BATCH,
+    )
+
+
 def import_parse(job_id: int) -> None:
-    """Task body: read and check every row, then hand the job over to the preview. Idempotent:
-    a job that is no longer being parsed is left alone."""
+    """Task body: stream, check and stage every row in batches, then hand the job over to the
+    preview. Idempotent: a job that is no longer being parsed is left alone; a second run starts
+    the staging over."""
     job = ImportJob.objects.filter(pk=job_id, status=ImportStatus.PARSING).first()
     if job is None:
         return
+    ImportRow.objects.filter(job_id=job_id).delete()
+    total = errors = 0
     try:
         with job.file.open("rb") as fileobj:
             data = io.BytesIO(fileobj.read())
-        rows = list(read_rows(job.kind, data, job.original_name, on_progress=_Progress(job)))
-        _rules, checked = check_rows(job.kind, rows, job.uploaded_by)
+        rules = RULES[job.kind](job.uploaded_by)
+        rows = read_rows(job.kind, data, job.original_name, on_progress=_Progress(job))
+        for batch in _batches(rows):
+            checked = rules.check_batch(batch)
+            _stage(job_id, checked)
+            total += len(checked)
+            errors += sum(1 for row in checked if row.errors)
+        del data, rules
     except ImportCancelled:
+        ImportRow.objects.filter(job_id=job_id).delete()
         return
     except ImportFileError as exc:
         _finish_parse(job_id, status=ImportStatus.FAILED, error=str(exc))
@@ -684,20 +757,20 @@ def import_parse(job_id: int) -> None:
         message = gettext("无法读取文件「%(name)s」，请检查文件内容或使用导入模板。") % {"name": job.original_name}
         _finish_parse(job_id, status=ImportStatus.FAILED, error=message)
         return
-    _finish_parse(job_id, status=ImportStatus.PREVIEW, rows=checked)
+    _finish_parse(job_id, status=ImportStatus.PREVIEW, total=total, errors=errors)
 
 
-def _finish_parse(job_id: int, *, status: str, rows: list[CheckedRow] | None = None, error: str = "") -> None:
+def _finish_parse(job_id: int, *, status: str, total: int = 0, errors: int = 0, error: str = "") -> None:
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().filter(pk=job_id, status=ImportStatus.PARSING).first()
-        if job is None:  # cancelled meanwhile: the person's decision wins
+        if job is None or status == ImportStatus.FAILED:  # cancelled meanwhile: the person's decision wins
+            ImportRow.objects.filter(job_id=job_id).delete()
+        if job is None:
             return
-        rows = rows or []
         job.status = status
         job.error = error
-        job.rows = [row.as_json() for row in rows]
-        job.total_rows = job.processed_rows = len(rows)
-        job.error_count = sum(1 for row in rows if row.errors)
+        job.total_rows = job.processed_rows = total
+        job.error_count = errors
         job.parsed_at = timezone.now()
         if status == ImportStatus.FAILED:
             job.finished_at = job.parsed_at
@@ -709,6 +782,7 @@ class ConfirmResult:
     created: int = 0
     error_rows: int = 0
     refused: str = ""
+    queued: bool = False
 
     @property
     def ok(self) -> bool:
@@ -716,39 +790,91 @@ class ConfirmResult:
 
 
 def import_confirm(*, job: ImportJob, by) -> ConfirmResult:
-    """Create every row or none (A1). The rows are checked again against the database as it is
-    now; if any row has an error, nothing is written and the preview shows the new errors."""
+    """Create every row or none (A1). The job moves to "importing" and a task (`import_apply`)
+    checks the rows again against the database as it is now and creates them; if any row has an
+    error, nothing is written and the preview shows the new errors. With the queue running inline
+    (tests, Q_SYNC) the result is known on return."""
     if not can_import(by, job.kind):
         raise PermissionDenied
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         if job.status != ImportStatus.PREVIEW:
             return ConfirmResult(refused=gettext("这次导入的状态是「%(status)s」，不能再确认。") % {"status": job.get_status_display()})
-        rules, checked = check_rows(job.kind, [(row["line"], row["values"]) for row in job.rows], by)
-        error_rows = sum(1 for row in checked if row.errors)
+        if not job.total_rows:
+            return ConfirmResult(refused=gettext("有 %(count)s 行有错误，未导入任何数据。请修改文件后重新上传。") % {"count": 0})
+        job.status = ImportStatus.IMPORTING
+        job.confirmed_by = by
+        job.processed_rows = 0
+        job.error = ""
         job._history_user = by
-        if error_rows or not checked:
-            job.rows = [row.as_json() for row in checked]
+        job.save(update_fields=["status", "confirmed_by", "processed_rows", "error"])
+        if not settings.Q_CLUSTER.get("sync"):
+            transaction.on_commit(lambda: _enqueue_apply(job.pk))
+    if settings.Q_CLUSTER.get("sync"):  # the queue runs inline (tests): the same work, now
+        import_apply(job.pk)
+    job.refresh_from_db()
+    if job.status == ImportStatus.DONE:
+        return ConfirmResult(created=job.created_count)
+    if job.status == ImportStatus.PREVIEW:
+        return ConfirmResult(error_rows=job.error_count, refused=job.error)
+    return ConfirmResult(queued=True)
+
+
+class _Refused(Exception):
+    """Leave the import transaction: nothing it wrote stays."""
+
+
+def import_apply(job_id: int) -> None:
+    """Task body of the confirmation: re-check the staged rows batch by batch and create them, all
+    inside one transaction; the first error stops the creating (checking goes on, so every bad row
+    is reported) and the transaction is rolled back — never a half-written import."""
+    job = ImportJob.objects.filter(pk=job_id, status=ImportStatus.IMPORTING).select_related("confirmed_by").first()
+    if job is None:
+        return
+    by = job.confirmed_by
+    rules = RULES[job.kind](by)
+    reason = gettext("Excel 导入：%(name)s") % {"name": job.original_name}
+    changed: dict[int, list[dict]] = {}  # staged row id → its new errors, where they differ
+    error_rows = created = 0
+    refused = ""
+    try:
+        with transaction.atomic():
+            staged = ImportRow.objects.filter(job_id=job_id).order_by("line").values_list("pk", "line", "values", "errors")
+            for batch in _batches(staged.iterator(chunk_size=STAGE_BATCH)):
+                checked = rules.check_batch([(line, values) for _pk, line, values, _errors in batch])
+                for (pk, _line, _values, old), row in zip(batch, checked, strict=True):
+                    if row.errors != old:
+                        changed[pk] = row.errors
+                    error_rows += bool(row.errors)
+                if not error_rows:
+                    created += rules.create(checked, by=by, reason=reason)
+            if error_rows:
+                raise _Refused
+    except _Refused:
+        refused = gettext("有 %(count)s 行有错误，未导入任何数据。请修改文件后重新上传。") % {"count": error_rows}
+    except IntegrityError:
+        # Someone created the same record between our check and our insert.
+        logger.info("import %s: integrity error at confirm", job_id, exc_info=True)
+        refused = gettext("数据在确认期间被他人修改，未导入任何数据。请重新上传文件。")
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id, status=ImportStatus.IMPORTING).first()
+        if job is None:
+            return
+        for batch in _batches(changed.items()):
+            rows = [ImportRow(pk=pk, errors=errors, has_errors=bool(errors)) for pk, errors in batch]
+            ImportRow.objects.bulk_update(rows, ["errors", "has_errors"])  # staging rows: no history of their own
+        job._history_user = by
+        job.processed_rows = job.total_rows
+        if refused:
+            job.status = ImportStatus.PREVIEW
+            job.error = refused
             job.error_count = error_rows
-            job.save(update_fields=["rows", "error_count"])
-            return ConfirmResult(
-                error_rows=error_rows,
-                refused=gettext("有 %(count)s 行有错误，未导入任何数据。请修改文件后重新上传。") % {"count": error_rows},
-            )
-        reason = gettext("Excel 导入：%(name)s") % {"name": job.original_name}
-        try:
-            with transaction.atomic():
-                created = rules.create(checked, by=by, reason=reason)
-        except IntegrityError:
-            # Someone created the same record between our check and our insert.
-            logger.info("import %s: integrity error at confirm", job.pk, exc_info=True)
-            return ConfirmResult(refused=gettext("数据在确认期间被他人修改，未导入任何数据。请重新上传文件。"))
+            job.save()
+            return
         job.status = ImportStatus.DONE
         job.created_count = created
-        job.confirmed_by = by
         job.finished_at = timezone.now()
         job.save()
-    return ConfirmResult(created=created)
 
 
 def import_cancel(*, job: ImportJob, by) -> bool:

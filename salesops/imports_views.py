@@ -94,17 +94,19 @@ def _preview(request: HttpRequest, job: ImportJob) -> dict:
     """One page of rows, errors first by default: each row with its cells and (field, message) pairs."""
     columns = COLUMNS[job.kind]
     show = request.GET.get("show") or ("errors" if job.error_count else "all")
-    rows = job.error_rows if show == "errors" else job.rows
+    rows = job.staged_rows.order_by("line").only("line", "values", "errors")
+    if show == "errors":
+        rows = rows.filter(has_errors=True)
     page = Paginator(rows, PREVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
     labels = {column.key: column.label for column in columns}
     lines = []
     for row in page:
-        bad_fields = {error["field"] for error in row.get("errors", [])}
+        bad_fields = {error["field"] for error in row.errors}
         lines.append(
             {
-                "line": row["line"],
-                "cells": [(row["values"].get(column.key, ""), column.key in bad_fields) for column in columns],
-                "errors": [(labels.get(e["field"], e["field"]), error_message(e)) for e in row.get("errors", [])],
+                "line": row.line,
+                "cells": [(row.values.get(column.key, ""), column.key in bad_fields) for column in columns],
+                "errors": [(labels.get(e["field"], e["field"]), error_message(e)) for e in row.errors],
             }
         )
     return {"columns": columns, "page": page, "lines": lines, "show": show}
@@ -118,7 +120,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     JavaScript the page reloads itself. Once parsed, the same fragment carries the preview."""
     job = get_import_job_for_user(request, pk)
     context = {"job": job, "can_write": can_import(request.user, job.kind)}
-    if job.status != ImportStatus.PARSING and job.rows:
+    if job.status not in (ImportStatus.PARSING, ImportStatus.IMPORTING) and job.staged_rows.exists():
         context.update(_preview(request, job))
     template = "salesops/import_detail.html"
     if request.htmx:
@@ -131,7 +133,9 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def import_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_import_job_for_user(request, pk, write=True)
     result = import_confirm(job=job, by=request.user)
-    if result.ok:
+    if result.queued:
+        messages.info(request, gettext("正在导入「%(name)s」，完成后本页会显示结果。") % {"name": job.original_name})
+    elif result.ok:
         messages.success(
             request,
             gettext("已导入 %(count)s 条%(kind)s。") % {"count": result.created, "kind": job.get_kind_display()},

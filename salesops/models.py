@@ -558,6 +558,7 @@ class ImportKind(models.TextChoices):
 class ImportStatus(models.TextChoices):
     PARSING = "parsing", _("解析中")
     PREVIEW = "preview", _("待确认")
+    IMPORTING = "importing", _("导入中")
     DONE = "done", _("已导入")
     FAILED = "failed", _("失败")
     CANCELLED = "cancelled", _("已取消")
@@ -571,9 +572,9 @@ class ImportJob(models.Model):
     """An uploaded spreadsheet (A1): parsed in the background (progress shown), previewed with
     per-row errors, then imported atomically on confirmation — all rows or none.
 
-    `rows` keeps what the file said and what is wrong with it, as codes, so the preview is
-    rendered in the reader's language: [{"line": 2, "values": {...}, "errors": [{"field": "phone",
-    "code": "bad_phone", "params": {...}}]}]. The workflow lives in salesops/imports.py."""
+    The parsed lines are staged in `ImportRow` (one row each, written in batches, F5): what the
+    file said and what is wrong with it, as codes, so the preview is rendered in the reader's
+    language. The workflow lives in salesops/imports.py."""
 
     kind = models.CharField(_("类型"), max_length=12, choices=ImportKind.choices)
     file = models.FileField(_("文件"), upload_to=import_upload_path)
@@ -587,7 +588,6 @@ class ImportJob(models.Model):
     total_rows = models.PositiveIntegerField(_("总行数"), default=0)
     processed_rows = models.PositiveIntegerField(_("已解析行数"), default=0)
     error_count = models.PositiveIntegerField(_("错误行数"), default=0)
-    rows = models.JSONField(_("行数据"), default=list, blank=True)
     error = models.TextField(_("文件错误"), blank=True)
     created_count = models.PositiveIntegerField(_("已导入条数"), default=0)
     created_at = models.DateTimeField(_("上传时间"), default=timezone.now)
@@ -602,7 +602,7 @@ class ImportJob(models.Model):
     )
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     # Progress ticks are not business changes: they are saved without a history row.
-    history = HistoricalRecords(excluded_fields=["rows", "processed_rows"])
+    history = HistoricalRecords(excluded_fields=["processed_rows"])
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -626,12 +626,43 @@ class ImportJob(models.Model):
         return self.status in (ImportStatus.PARSING, ImportStatus.PREVIEW)
 
     @property
+    def rows(self) -> list[dict]:
+        """Every staged line as {"line", "values", "errors"} (small jobs, tests; pages use `staged_rows`)."""
+        return [row.as_json() for row in self.staged_rows.all()]
+
+    @property
     def error_rows(self) -> list[dict]:
-        return [row for row in self.rows if row.get("errors")]
+        return [row.as_json() for row in self.staged_rows.filter(has_errors=True)]
 
     @property
     def valid_rows(self) -> list[dict]:
-        return [row for row in self.rows if not row.get("errors")]
+        return [row.as_json() for row in self.staged_rows.filter(has_errors=False)]
+
+
+class ImportRow(models.Model):
+    """One parsed line of an `ImportJob` (F5): staged in batches while the file is parsed, re-checked
+    and imported in batches at confirmation, so a 200,000-row file never sits in memory at once.
+    A working copy of the uploaded file (kept on the job), not business data: no history of its own;
+    the job's history records who uploaded, confirmed or cancelled. `errors` are codes with
+    parameters ({"field", "code", "params"}), turned into text in the reader's language."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="staged_rows", verbose_name=_("导入任务"))
+    line = models.PositiveIntegerField(_("行号"))
+    values = models.JSONField(_("单元格"), default=dict)
+    errors = models.JSONField(_("错误"), default=list, blank=True)
+    has_errors = models.BooleanField(_("有错误"), default=False)
+
+    class Meta:
+        ordering = ["job", "line"]
+        verbose_name = verbose_name_plural = _("导入行")
+        constraints = [models.UniqueConstraint(fields=["job", "line"], name="import_row_unique_line")]
+        indexes = [models.Index(fields=["job", "has_errors", "line"], name="import_row_errors")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.line}"
+
+    def as_json(self) -> dict:
+        return {"line": self.line, "values": self.values, "errors": self.errors}
 
 
 # --- User changes are history (R9) ----------------------------------------------------------

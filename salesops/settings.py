@@ -156,7 +156,10 @@ Q_CLUSTER = {
     "name": "salesops",
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": 120,
-    "retry": 180,
+    # The ORM broker hands an unacknowledged task out again after `retry` seconds: it must stay above
+    # the longest per-task timeout (a 200k-row import: salesops.imports.IMPORT_TASK_TIMEOUT = 3600 s),
+    # or a second worker would start the same import while the first is still running.
+    "retry": 3660,
     "max_attempts": 1,  # retries are the outbox's job: it keeps every attempt and its backoff
     "catch_up": False,
     # `make serve` runs one scheduler process (run_scheduler) and its qcluster workers with Q_SCHEDULER=0.

@@ -7,3 +7,9 @@ def import_parse_task(job_id: int) -> None:
     from .imports import import_parse
 
     import_parse(job_id)
+
+
+def import_apply_task(job_id: int) -> None:
+    from .imports import import_apply
+
+    import_apply(job_id)
