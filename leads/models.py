@@ -173,7 +173,7 @@ class Lead(models.Model):
     last_contact_at = models.DateTimeField(_("最近跟进"), null=True, blank=True)
     repeat_count = models.PositiveIntegerField(_("重复咨询次数"), default=0)
     last_repeat_at = models.DateTimeField(_("最近重复咨询"), null=True, blank=True)
-    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True, db_index=True)  # K4: the scoring sweep reads what changed
     close_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
     # L11: set while nobody can take the lead (off duty, on leave, off hours, full); cleared on assignment.
     unassigned_reason = models.CharField(_("未分配原因"), max_length=200, blank=True)

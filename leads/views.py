@@ -30,6 +30,7 @@ from django.views.decorators.vary import vary_on_headers
 from salesops.access import is_manager, role_of, sees_everything
 from salesops.models import Channel, Notification, Product, Role
 from salesops.listing import list_page
+from salesops.search import search
 from salesops.params import parse_int_param
 
 from . import ratelimit
@@ -49,7 +50,6 @@ from .services import (
     rules_initial,
     rules_publish,
 )
-from .search import search_lead_ids
 from .simulation import simulate
 from .timeline import timeline
 
@@ -79,7 +79,7 @@ def _list_context(request: HttpRequest, leads, *, scope: str) -> dict:
     state = request.GET.get("state", "open")
     query = request.GET.get("q", "").strip()
     if query:
-        leads = leads.filter(pk__in=search_lead_ids(query))
+        leads = leads.filter(pk__in=search(Lead, query))  # K2
     leads = leads.select_related("assignee", "hospital")
     page = list_page(_segments(leads, now, rules.ack_timeout_minutes, open_only=state == "open"), request.GET.get("page"), 30)
     for lead in page:

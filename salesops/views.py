@@ -25,6 +25,7 @@ from .access import get_customer_for_user, is_manager, role_of
 from .forms import CustomerForm
 from .integrations import IntegrationError, wecom_oauth
 from .models import Activity, Customer, Hospital, HospitalGrade
+from .search import search
 from .services import customer_update
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     customers = Customer.objects.visible_to(request.user).select_related("hospital", "owner", "owner__rep")
     if query:
-        customers = customers.filter(Q(name__icontains=query) | Q(hospital__name__icontains=query))
+        customers = customers.filter(Q(pk__in=search(Customer, query)) | Q(hospital__in=search(Hospital, query)))  # K2
     page = Paginator(customers.order_by("hospital__name", "name"), 50).get_page(request.GET.get("page"))
     return render(request, "salesops/customer_list.html", {"page": page, "query": query})
 
@@ -96,7 +97,7 @@ def hospital_list(request: HttpRequest) -> HttpResponse:
     grade = request.GET.get("grade", "")
     hospitals = Hospital.objects.annotate(department_count=Count("departments"))
     if query:
-        hospitals = hospitals.filter(Q(name__icontains=query) | Q(city__icontains=query) | Q(address__icontains=query))
+        hospitals = hospitals.filter(pk__in=search(Hospital, query))  # K2: name, city, address
     if grade in HospitalGrade.values:
         hospitals = hospitals.filter(grade=grade)
     page = Paginator(hospitals.order_by("city", "name"), 50).get_page(request.GET.get("page"))
