@@ -16,6 +16,8 @@ from django.db.models import QuerySet
 class ListPage:
     """Quacks like `django.core.paginator.Page` for the pager templates (no `paginator.num_pages`)."""
 
+    paginator = None  # no total: the pager prints the page number only
+
     def __init__(self, object_list: list, number: int, has_next: bool) -> None:
         self.object_list = object_list
         self.number = number
@@ -54,19 +56,24 @@ def page_number(raw) -> int:
 
 def list_page(segments: Sequence[QuerySet] | QuerySet, raw_number, per_page: int) -> ListPage:
     """The page `raw_number` of the rows of `segments` read one after another (each already ordered,
-    ideally by an index). Page 1 costs one query per segment it reaches; a later page counts only
-    the segments it skips entirely."""
+    ideally by an index). Page 1 costs one query per segment it reaches; a later page also counts
+    the segments before the last (never the last, which holds the bulk of the rows)."""
     if isinstance(segments, QuerySet):
         segments = [segments]
     number = page_number(raw_number)
     skip, want, rows = (number - 1) * per_page, per_page + 1, []
-    for segment in segments:
+    last = len(segments) - 1
+    for index, segment in enumerate(segments):
         if want <= 0:
             break
+        if skip and index < last:
+            # A later page: an earlier segment (short by design: the unacknowledged leads) is
+            # counted; if the page starts past it, it is skipped without reading its rows.
+            size = segment.count()
+            if size <= skip:
+                skip -= size
+                continue
         chunk = list(segment[skip : skip + want])
-        if skip and not chunk:
-            skip -= segment.count()  # the whole segment lies before this page
-            continue
         skip = 0
         rows.extend(chunk)
         want -= len(chunk)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "salesops.compression.SafeGZipMiddleware",  # K5: HTML compressed where no text is reflected
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Chinese unless the user picked English with the switcher (ignores Accept-Language).
     "salesops.middleware.ChineseByDefaultMiddleware",

@@ -10,7 +10,8 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, users_visible_to
 from salesops.models import Activity, Customer
+from salesops.listing import list_page
 from salesops.params import parse_int_param
 
 from . import qr, services, storage
@@ -147,18 +149,21 @@ def task_list(request: HttpRequest) -> HttpResponse:
         tasks = tasks.filter(rep_id=rep_id)
     if status in TaskStatus.values:
         tasks = tasks.filter(status=status)
+    # K1: counted per row shown (correlated subqueries on the page's 50 rows), not grouped over
+    # every visible task; a page of 50 without a total instead of the latest 200.
+    evidence = Evidence.objects.filter(task=OuterRef("pk")).order_by().values("task")
     tasks = tasks.annotate(
-        evidence_count=Count("evidence", distinct=True),
-        flagged_count=Count("evidence", filter=Q(evidence__flagged=True), distinct=True),
+        evidence_count=Coalesce(Subquery(evidence.annotate(n=Count("pk")).values("n")), 0),
+        flagged_count=Coalesce(Subquery(evidence.filter(flagged=True).annotate(n=Count("pk")).values("n")), 0),
     )
     if flagged:
-        tasks = tasks.filter(flagged_count__gt=0)
-    tasks = tasks.order_by("-due_date", "-pk")[:200]
+        tasks = tasks.filter(Exists(Evidence.objects.filter(task=OuterRef("pk"), flagged=True)))
+    page = list_page(tasks.order_by("-due_date", "-pk"), request.GET.get("page"), 50)
     reps = users_visible_to(request.user).filter(rep__isnull=False).order_by("username") if is_manager(request.user) else []
     return render(
         request,
         "visits/task_list.html",
-        {"tasks": tasks, "reps": reps, "rep_id": "" if rep_id is None else str(rep_id), "status": status, "flagged": flagged, "statuses": TaskStatus.choices},
+        {"tasks": page, "page": page, "reps": reps, "rep_id": "" if rep_id is None else str(rep_id), "status": status, "flagged": flagged, "statuses": TaskStatus.choices},
     )
 
 

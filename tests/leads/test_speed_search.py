@@ -56,8 +56,8 @@ def test_customers_and_hospitals_are_searched_by_the_same_function(client, diana
     hospital list pages use it."""
     hospital = HospitalFactory(name="温州医科大学附属第一医院", city="温州", address="南白象街道")
     other = HospitalFactory(name="宁波市医疗中心李惠利医院", city="宁波")
-    customer = CustomerFactory(hospital=hospital, name="温医附一 骨科", phone="057788069999")
-    CustomerFactory(hospital=other, name="李惠利 关节外科")
+    customer = CustomerFactory(hospital=hospital, name="温医附一 骨科", phone="057788069999", owner=diana)
+    CustomerFactory(hospital=other, name="李惠利 关节外科", owner=diana)
     assert _ids(Hospital, "医科大学") == {hospital.pk}
     assert _ids(Hospital, "南白象") == {hospital.pk}
     assert _ids(Customer, "附一 骨") == {customer.pk}

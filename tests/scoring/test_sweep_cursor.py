@@ -16,6 +16,7 @@ from leads.services import lead_close, lead_intake
 from scoring.models import Behaviour, Contribution, ContributionReason, SweepMark
 from scoring.services import scoring_sweep
 
+from ..factories import HospitalFactory
 from .factories import visit
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,8 @@ def test_a_lead_closed_as_junk_after_the_cursor_still_reverses_its_points(alice,
     though its lead_introduced proof lies before the cursor."""
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        junk = lead_intake(data=IntakeData(contact_name="客户", phone="+8613800007001"), by=alice).lead
+        hospital = HospitalFactory(name="浙江省人民医院")
+        junk = lead_intake(data=IntakeData(contact_name="客户", phone="+8613800007001", hospital=hospital, hospital_name=hospital.name), by=alice).lead
         assert scoring_sweep()["contributions"] >= 1
     with time_machine.travel(start + timedelta(minutes=3), tick=False):
         scoring_sweep()
