@@ -35,7 +35,7 @@ from salesops.params import parse_int_param
 
 from . import ratelimit
 from .access import can_change_lead, get_lead_for_user
-from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, RulesDraftForm, SimulateForm
+from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, RulesDraftForm, SimulateForm, reassign_options
 from .intake import PublicLeadForm, format_phone, parse_wechat_text
 from .models import QUEUE_RANK_DONE, QUEUE_RANK_UNACKNOWLEDGED, AssignmentRules, Lead, LeadStatus, RulesStatus
 from .paste_jobs import PasteJob, paste_job_start, sync_line_limit
@@ -109,8 +109,9 @@ def team_leads(request: HttpRequest) -> HttpResponse:
     if rep_id is not None:
         leads = leads.filter(assignee_id=rep_id)
     context = _list_context(request, leads, scope="team")
-    # Evaluated once: every row's select offers the same reps.
-    context["reassign_choices"] = [choice for choice in ReassignForm(user=request.user).fields["to"].choices if choice[0]]
+    # K1: one shared control for the page, its options built from plain rows (no model instance
+    # and no template loop per rep); the posted choice is validated by ReassignForm as before.
+    context["reassign_options"] = reassign_options(request.user)
     context["rep_id"] = "" if rep_id is None else str(rep_id)
     template = "leads/team_leads.html#team-list" if request.htmx else "leads/team_leads.html"
     return render(request, template, context)

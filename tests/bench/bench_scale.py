@@ -80,6 +80,12 @@ def _grow(total: int, rep_ids: list[int]) -> float:
                 if connection.vendor == "sqlite"
                 else f"now() - make_interval(secs => ({total} - x) * 60)"
             )
+            # Closed before the sweep's settle window: history, not a change the idle sweep must read.
+            created_long_ago = (
+                f"datetime('now', '-' || (({total} - x) * 60 + 86400) || ' seconds')"
+                if connection.vendor == "sqlite"
+                else f"now() - make_interval(secs => ({total} - x) * 60 + 86400)"
+            )
             phone = "substr('00000000' || x, -8, 8)" if connection.vendor == "sqlite" else "lpad(x::text, 8, '0')"
             cursor.execute(
                 f"""
@@ -91,7 +97,7 @@ def _grow(total: int, rep_ids: list[int]) -> float:
                     CASE WHEN x % 100 < 2 THEN 'assigned' WHEN x % 100 < 4 THEN 'acknowledged' WHEN x % 100 < 6 THEN 'contacted'
                          WHEN x % 100 < 60 THEN 'closed' ELSE 'converted' END,
                     {first_rep} + (x % {reps}), {first_hospital} + (x % {HOSPITALS}), {created}, {created}, {created}, '',
-                    0, '', '', CASE WHEN x % 100 >= 6 THEN {created} END
+                    0, '', '', CASE WHEN x % 100 >= 6 THEN {created_long_ago} END
                 FROM c
                 """
             )
