@@ -8,6 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from visits.library import MEDICAL_CODE, install_library
+from visits.models import TemplateModule, VisitTemplate
+
 from ..factories import CustomerFactory
 from ..visits.factories import VisitTaskFactory
 from .helpers import make_won_deal, plan_of
@@ -19,9 +22,10 @@ BUDGET = 10
 
 
 def _rows(alice, customer, product, count: int) -> None:
+    template = {row.code: row for row in install_library(VisitTemplate, TemplateModule)}[MEDICAL_CODE]
     for _ in range(count):
         make_won_deal(customer, alice, product, plan=plan_of(("16159", -5), ("16159", 25)))
-        VisitTaskFactory(rep=alice, customer=customer)
+        VisitTaskFactory(rep=alice, customer=customer, template=template)
         CustomerFactory(owner=alice)
 
 
