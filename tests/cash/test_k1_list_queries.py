@@ -25,8 +25,7 @@ def _rows(alice, customer, product, count: int) -> None:
     template = {row.code: row for row in install_library(VisitTemplate, TemplateModule)}[MEDICAL_CODE]
     for _ in range(count):
         make_won_deal(customer, alice, product, plan=plan_of(("16159", -5), ("16159", 25)))
-        VisitTaskFactory(rep=alice, customer=customer, template=template)
-        CustomerFactory(owner=alice)
+        VisitTaskFactory(rep=alice, customer=CustomerFactory(owner=alice), template=template)
 
 
 def _counts(client, users) -> dict[tuple[str, str], int]:
