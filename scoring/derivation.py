@@ -260,7 +260,8 @@ def points_sweep(now: datetime | None = None) -> int:
         return added
     changed_since = mark.started_at - SETTLE_MARGIN
     new = list(Activity.objects.filter(pk__gt=mark.position).order_by("pk").values_list("pk", "recorded_at"))
-    closed_leads = [str(pk) for pk in Lead.objects.filter(closed_at__gte=changed_since).values_list("pk", flat=True)]
+    # No ORDER BY (Lead's default ordering would walk the created_at index over every lead).
+    closed_leads = [str(pk) for pk in Lead.objects.filter(closed_at__gte=changed_since).order_by().values_list("pk", flat=True)]
     reviews_decided = ContributionReview.objects.filter(decided_at__gte=changed_since).exists()
     if not (new or closed_leads or reviews_decided):
         return 0
