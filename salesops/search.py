@@ -69,7 +69,8 @@ def search(model: type[Model], query: str, *, using: str = "default") -> QuerySe
     letters). Lead: contact name, hospital (as typed), phone. Customer: name, phone. Hospital:
     name, city, address."""
     spec = _spec(model)
-    query = " ".join(query.split())[:MAX_QUERY_CHARS]
+    # Control characters (a NUL ends an FTS5 string: "unterminated string") are not text to find.
+    query = " ".join("".join(ch if ch.isprintable() else " " for ch in query).split())[:MAX_QUERY_CHARS]
     connection = connections[using]
     manager = model._default_manager.using(using)
     if not query:

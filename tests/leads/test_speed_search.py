@@ -35,6 +35,7 @@ def test_chinese_substrings_find_leads_by_name_hospital_and_phone(alice):
     assert _ids(Lead, "lee") == {li.pk}
     assert _ids(Lead, "上海") == set() and _ids(Lead, "") == set()
     assert _ids(Lead, '"%_\\') == set()  # quotes and LIKE wildcards are text, not syntax
+    assert _ids(Lead, "建国\x00主任") == set() and _ids(Lead, "\x00") == set()  # a NUL is no FTS syntax error
 
 
 def test_the_index_follows_updates_deletes_and_bulk_writes():
