@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.html import format_html_join
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
@@ -42,11 +43,26 @@ def reassignable_reps(user):
     return reps.order_by("rep__team__name", "username")
 
 
+def _rep_label(full_name: str, username: str, team_name: str | None, on_duty: bool) -> str:
+    state = "" if on_duty else f"（{_('不在岗')}）"
+    return f"{full_name or username} · {team_name or ''}{state}"
+
+
 class RepChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user) -> str:
         rep = user.rep
-        state = "" if rep.on_duty else f"（{_('不在岗')}）"
-        return f"{user.get_full_name() or user.username} · {rep.team or ''}{state}"
+        return _rep_label(user.get_full_name(), user.username, rep.team.name if rep.team else "", rep.on_duty)
+
+
+def reassign_options(user) -> str:
+    """The `<option>`s of the shared reassign control (K1): the same reps and labels as
+    `ReassignForm`, read as plain rows — hundreds of reps cost one query and no model instances."""
+    rows = reassignable_reps(user).values_list("pk", "first_name", "last_name", "username", "rep__team__name", "rep__on_duty")
+    return format_html_join(
+        "",
+        '<option value="{}">{}</option>',
+        ((pk, _rep_label(f"{first} {last}".strip(), username, team, on_duty)) for pk, first, last, username, team, on_duty in rows),
+    )
 
 
 class ReassignForm(forms.Form):

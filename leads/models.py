@@ -95,13 +95,14 @@ class LeadQuerySet(models.QuerySet):
         if role in (Role.DIRECTOR, Role.OPS):
             return self.all()
         if role == Role.SUPERVISOR:
-            teams = team_ids_of(user)
+            from salesops.models import Rep
+
+            # K1: IN-subqueries instead of joins through the rep profile: no row can match twice,
+            # so no DISTINCT, and the list keeps reading its index in order.
+            team_members = Rep.objects.filter(team__in=team_ids_of(user)).values("user_id")
             return self.filter(
-                Q(assignee__rep__team__in=teams)
-                | Q(introduced_by__rep__team__in=teams)
-                | Q(assignee=user)
-                | Q(assignee__isnull=True)
-            ).distinct()
+                Q(assignee__in=team_members) | Q(introduced_by__in=team_members) | Q(assignee=user) | Q(assignee__isnull=True)
+            )
         if role == Role.REP:
             return self.filter(Q(assignee=user) | Q(introduced_by=user))
         return self.none()
@@ -118,6 +119,18 @@ class LeadQuerySet(models.QuerySet):
         return self.open().filter(
             Q(last_contact_at__lt=limit) | Q(last_contact_at__isnull=True, assigned_at__lt=limit)
         )
+
+
+# K1: the lead lists read "overdue first" from an index instead of sorting a computed CASE over the
+# whole table. Unacknowledged leads (new or assigned) share rank 0; the few assigned within the
+# acknowledgement timeout (rank 1 on screen) are read apart by time (see leads/listing.py).
+QUEUE_RANK_UNACKNOWLEDGED, QUEUE_RANK_ACKNOWLEDGED, QUEUE_RANK_CONTACTED, QUEUE_RANK_DONE = 0, 2, 3, 4
+QUEUE_RANK = models.Case(
+    models.When(status__in=(LeadStatus.NEW, LeadStatus.ASSIGNED), then=models.Value(QUEUE_RANK_UNACKNOWLEDGED)),
+    models.When(status=LeadStatus.ACKNOWLEDGED, then=models.Value(QUEUE_RANK_ACKNOWLEDGED)),
+    models.When(status=LeadStatus.CONTACTED, then=models.Value(QUEUE_RANK_CONTACTED)),
+    default=models.Value(QUEUE_RANK_DONE),
+)
 
 
 class Lead(models.Model):
@@ -161,7 +174,7 @@ class Lead(models.Model):
     last_contact_at = models.DateTimeField(_("最近跟进"), null=True, blank=True)
     repeat_count = models.PositiveIntegerField(_("重复咨询次数"), default=0)
     last_repeat_at = models.DateTimeField(_("最近重复咨询"), null=True, blank=True)
-    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True, db_index=True)  # K4: the scoring sweep reads what changed
     close_reason = models.CharField(_("关闭原因"), max_length=200, blank=True)
     # L11: set while nobody can take the lead (off duty, on leave, off hours, full); cleared on assignment.
     unassigned_reason = models.CharField(_("未分配原因"), max_length=200, blank=True)
@@ -176,7 +189,11 @@ class Lead(models.Model):
     consent_channel = models.CharField(_("同意渠道"), max_length=40, blank=True)
     # P4/P5: set when the person's fields were pseudonymised (erasure request or retention).
     pseudonymised_at = models.DateTimeField(_("匿名化时间"), null=True, blank=True)
-    history = HistoricalRecords()
+    # Computed by the database from `status` on every write path (save, update, bulk_create, admin).
+    queue_rank = models.GeneratedField(
+        expression=QUEUE_RANK, output_field=models.PositiveSmallIntegerField(), db_persist=True, verbose_name=_("排序档")
+    )
+    history = HistoricalRecords(excluded_fields=["queue_rank"])
     personal_data = PersonalData(phone=("phone",), names=("contact_name",), text=("note",), context=("customer",))
 
     objects = LeadQuerySet.as_manager()
@@ -190,6 +207,9 @@ class Lead(models.Model):
             models.Index(fields=["status", "assignee"], name="lead_open_load"),
             # Round-robin tie-break: each tied rep's most recent assignment, one index seek each.
             models.Index(fields=["assignee", "assigned_at"], name="lead_assignee_recent"),
+            # K1: the lists' order (overdue/new first, then acknowledged, contacted, done; newest first).
+            models.Index(fields=["queue_rank", "-created_at", "-id"], name="lead_queue_order"),
+            models.Index(fields=["assignee", "queue_rank", "-created_at", "-id"], name="lead_assignee_queue"),
         ]
         verbose_name = verbose_name_plural = _("线索")
 

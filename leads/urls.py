@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/reveal-phone/", views.reveal_phone, name="reveal_phone"),
     path("<int:pk>/contacts/", views.contact_create, name="contact"),
     path("<int:pk>/reassign/", views.reassign, name="reassign"),
+    path("reassign/", views.reassign_picked, name="reassign_picked"),
     path("<int:pk>/close/", views.close, name="close"),
     path("ack/<str:token>/", views.ack_link, name="ack_link"),
     path("paste/", views.paste, name="paste"),

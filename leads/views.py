@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.db import OperationalError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -29,14 +29,16 @@ from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, role_of, sees_everything
 from salesops import privacy
+from salesops.listing import list_page
 from salesops.models import AccessAction, Channel, Notification, Product, Role
+from salesops.search import search
 from salesops.params import parse_int_param
 
 from . import ratelimit
 from .access import can_change_lead, get_lead_for_user
-from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, RulesDraftForm, SimulateForm
+from .forms import CloseForm, ContactAttemptForm, PasteForm, ReassignForm, RulesDraftForm, SimulateForm, reassign_options
 from .intake import PublicLeadForm, format_phone, parse_wechat_text
-from .models import AssignmentRules, Lead, LeadStatus, RulesStatus
+from .models import QUEUE_RANK_DONE, QUEUE_RANK_UNACKNOWLEDGED, AssignmentRules, Lead, LeadStatus, RulesStatus
 from .paste_jobs import PasteJob, paste_job_start, sync_line_limit
 from .services import (
     contact_attempt_record,
@@ -55,33 +57,32 @@ from .timeline import timeline
 User = get_user_model()
 
 
-def _ordered(leads, now, timeout_minutes: int):
-    """Overdue first, then new (unacknowledged), then acknowledged, then the rest; newest first."""
-    deadline = now - timedelta(minutes=timeout_minutes)
-    return leads.annotate(
-        priority=Case(
-            When(status=LeadStatus.NEW, then=Value(0)),
-            When(status=LeadStatus.ASSIGNED, assigned_at__lte=deadline, then=Value(0)),
-            When(status=LeadStatus.ASSIGNED, then=Value(1)),
-            When(status=LeadStatus.ACKNOWLEDGED, then=Value(2)),
-            When(status=LeadStatus.CONTACTED, then=Value(3)),
-            default=Value(4),
-            output_field=IntegerField(),
-        )
-    ).order_by("priority", "-created_at", "-pk")
+def _segments(leads, now, timeout_minutes: int, *, open_only: bool) -> list:
+    """K1: overdue and new first, then assigned within the timeout, then acknowledged, contacted,
+    closed; newest first in each. Three index-ordered reads of the stored `queue_rank` instead
+    of a CASE sorted over the whole table: the few leads assigned within the acknowledgement
+    timeout are read by time (status + assigned_at index) and moved behind the overdue ones."""
+    fresh = Q(status=LeadStatus.ASSIGNED, assigned_at__gt=now - timedelta(minutes=timeout_minutes))
+    newest = ("-created_at", "-pk")
+    later = leads.filter(queue_rank__gt=QUEUE_RANK_UNACKNOWLEDGED)
+    if open_only:
+        later = later.filter(queue_rank__lt=QUEUE_RANK_DONE)
+    return [
+        leads.filter(queue_rank=QUEUE_RANK_UNACKNOWLEDGED).exclude(fresh).order_by(*newest),
+        leads.filter(fresh).order_by(*newest),
+        later.order_by("queue_rank", *newest),
+    ]
 
 
 def _list_context(request: HttpRequest, leads, *, scope: str) -> dict:
     now = timezone.now()
     rules = AssignmentRules.live()
     state = request.GET.get("state", "open")
-    if state == "open":
-        leads = leads.filter(status__in=[LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.ACKNOWLEDGED, LeadStatus.CONTACTED])
     query = request.GET.get("q", "").strip()
     if query:
-        leads = leads.filter(Q(contact_name__icontains=query) | Q(hospital_name__icontains=query) | Q(phone__contains=query))
-    leads = _ordered(leads.select_related("assignee", "assignee__rep", "hospital"), now, rules.ack_timeout_minutes)
-    page = Paginator(leads, 30).get_page(request.GET.get("page"))
+        leads = leads.filter(pk__in=search(Lead, query))  # K2
+    leads = leads.select_related("assignee", "hospital")
+    page = list_page(_segments(leads, now, rules.ack_timeout_minutes, open_only=state == "open"), request.GET.get("page"), 30)
     for lead in page:
         lead.overdue = lead.is_overdue(now, rules.ack_timeout_minutes)
         lead.red = lead.is_not_followed_up(now)
@@ -110,8 +111,9 @@ def team_leads(request: HttpRequest) -> HttpResponse:
     if rep_id is not None:
         leads = leads.filter(assignee_id=rep_id)
     context = _list_context(request, leads, scope="team")
-    # Evaluated once: every row's select offers the same reps.
-    context["reassign_choices"] = [choice for choice in ReassignForm(user=request.user).fields["to"].choices if choice[0]]
+    # K1: one shared control for the page, its options built from plain rows (no model instance
+    # and no template loop per rep); the posted choice is validated by ReassignForm as before.
+    context["reassign_options"] = reassign_options(request.user)
     context["rep_id"] = "" if rep_id is None else str(rep_id)
     template = "leads/team_leads.html#team-list" if request.htmx else "leads/team_leads.html"
     return render(request, template, context)
@@ -265,7 +267,21 @@ def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def reassign(request: HttpRequest, pk: int) -> HttpResponse:
     """A supervisor reassigns a lead (recorded as a manual decision, L4)."""
-    lead = get_lead_for_user(request, pk, write=True)
+    return _reassign(request, get_lead_for_user(request, pk, write=True))
+
+
+@require_POST
+@login_required
+def reassign_picked(request: HttpRequest) -> HttpResponse:
+    """The team list's one shared reassign control (K1): the lead is the row picked by radio."""
+    lead_id = parse_int_param(request.POST, "lead")
+    if lead_id is None:
+        messages.error(request, _("请先选择要改派的线索"))
+        return redirect("leads:team")
+    return _reassign(request, get_lead_for_user(request, lead_id, write=True))
+
+
+def _reassign(request: HttpRequest, lead: Lead) -> HttpResponse:
     if not is_manager(request.user):
         raise PermissionDenied
     form = ReassignForm(request.POST, user=request.user)

@@ -41,9 +41,15 @@ def team_ids_of(user) -> list[int]:
     rep = getattr(user, "rep", None)
     if rep is None:
         return []
+    # K1: read once per request (the user object lives as long as the request); a list page asks
+    # for the scope and for the reassignable reps.
+    cached = getattr(user, "_team_ids_of", None)
+    if cached is not None and cached[0] == (rep.role, rep.team_id):
+        return list(cached[1])
     ids = set(user.supervised_teams.values_list("pk", flat=True))
     if rep.role == Role.SUPERVISOR and rep.team_id:
         ids.add(rep.team_id)
+    user._team_ids_of = ((rep.role, rep.team_id), sorted(ids))
     return sorted(ids)
 
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "salesops.compression.SafeGZipMiddleware",  # K5: HTML compressed where no text is reflected
     # NUL in a path, parameter or form field: 400, never a PostgreSQL DataError (R4).
     "salesops.middleware.RejectNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -104,8 +104,11 @@ def date_range(request: HttpRequest, rows: QuerySet, field: str) -> tuple[QueryS
     return rows, DateRange(start, end)
 
 
-def page_of(request: HttpRequest, rows, size: int = PAGE_SIZE) -> Page:
-    return Paginator(rows, size).get_page(request.GET.get("page"))
+def page_of(request: HttpRequest, rows, size: int = PAGE_SIZE):
+    """K1: one page of an ordered queryset without counting the whole table (size + 1 rows read)."""
+    from .listing import list_page
+
+    return list_page(rows, request.GET.get("page"), size)
 
 
 # --- export ---------------------------------------------------------------------------------------

@@ -129,11 +129,16 @@ COMPARED_FIELDS = (
 )  # fmt: skip
 
 
-def proofs_of(behaviour: str, *, since: datetime | None = None, only_missing: bool = True) -> QuerySet:
-    """The activities that prove `behaviour` (optionally only those not yet scored for it)."""
+def proofs_of(
+    behaviour: str, *, since: datetime | None = None, only_missing: bool = True, after_id: int | None = None
+) -> QuerySet:
+    """The activities that prove `behaviour` (optionally only those not yet scored for it, or only
+    those recorded after the sweep's cursor `after_id`)."""
     proofs = Activity.objects.filter(SOURCES[behaviour], customer__isnull=False)
     if since is not None:
         proofs = proofs.filter(occurred_at__gte=since)
+    if after_id is not None:
+        proofs = proofs.filter(pk__gt=after_id)
     if only_missing:
         proofs = proofs.exclude(
             Exists(Contribution.objects.filter(activity=OuterRef("pk"), behaviour=behaviour, reverses__isnull=True))
@@ -190,7 +195,9 @@ def _cap_note(behaviour: str, days: int, earlier: datetime) -> str:
     return f"{days}|{timezone.localtime(earlier):%Y-%m-%d %H:%M}"
 
 
-def derived_rows(*, since: datetime | None = None, only_missing: bool = True, rules: RuleBook | None = None) -> Iterator[DerivedRow]:
+def derived_rows(
+    *, since: datetime | None = None, only_missing: bool = True, rules: RuleBook | None = None, after_id: int | None = None
+) -> Iterator[DerivedRow]:
     """What the ledger says the points are, behaviour by behaviour, in time order."""
     rules = rules or RuleBook.load()
     settings_row = ScoringSettings.load()
@@ -199,7 +206,7 @@ def derived_rows(*, since: datetime | None = None, only_missing: bool = True, ru
         days = settings_row.cooldown_days(behaviour)
         cooldown = CooldownBook(behaviour, days, since, stored=only_missing)
         proofs = (
-            proofs_of(behaviour, since=since, only_missing=only_missing)
+            proofs_of(behaviour, since=None if after_id is not None else since, only_missing=only_missing, after_id=after_id)
             .order_by("occurred_at", "pk")
             .values_list("pk", "rep_id", "team_id", "customer_id", "occurred_at", "facts")
         )
@@ -230,22 +237,64 @@ def derived_rows(*, since: datetime | None = None, only_missing: bool = True, ru
             )  # fmt: skip
 
 
-def points_derive(*, since: datetime | None = None) -> int:
+# K4: the every-minute sweep reads from its cursor on. An activity id is taken when the row is
+# inserted, not when its transaction commits, so a lower id can appear after a higher one: the
+# cursor only moves past rows recorded at least this long ago, and rows in this margin are read
+# again by the next sweep (deriving is idempotent, so reading twice adds nothing twice).
+SETTLE_MARGIN = timedelta(minutes=2)
+SWEEP_NAME = "scoring.points"
+
+
+def points_sweep(now: datetime | None = None) -> int:
+    """The incremental sweep (K4): only activities after the cursor, leads closed and reviews
+    decided since the last sweep. An idle sweep is a handful of indexed probes and writes nothing."""
+    from leads.models import Lead
+    from .models import SweepMark
+
+    now = now or timezone.now()
+    mark = SweepMark.latest(SWEEP_NAME)
+    if mark is None:  # the first sweep ever reads everything once
+        added = points_derive()
+        settled = Activity.objects.filter(recorded_at__lte=now - SETTLE_MARGIN).order_by("-pk").values_list("pk", flat=True).first()
+        SweepMark.objects.create(name=SWEEP_NAME, position=settled or 0, started_at=now)
+        return added
+    changed_since = mark.started_at - SETTLE_MARGIN
+    new = list(Activity.objects.filter(pk__gt=mark.position).order_by("pk").values_list("pk", "recorded_at"))
+    # No ORDER BY (Lead's default ordering would walk the created_at index over every lead).
+    closed_leads = [str(pk) for pk in Lead.objects.filter(closed_at__gte=changed_since).order_by().values_list("pk", flat=True)]
+    reviews_decided = ContributionReview.objects.filter(decided_at__gte=changed_since).exists()
+    if not (new or closed_leads or reviews_decided):
+        return 0
+    added = points_derive(after_id=mark.position, changed_since=changed_since, closed_lead_ids=closed_leads)
+    position = mark.position
+    for pk, recorded_at in new:
+        if recorded_at > now - SETTLE_MARGIN:
+            break
+        position = pk
+    SweepMark.objects.create(name=SWEEP_NAME, position=position, started_at=now)
+    return added
+
+
+def points_derive(
+    *, since: datetime | None = None, after_id: int | None = None, changed_since: datetime | None = None,
+    closed_lead_ids: list[str] | None = None,
+) -> int:
     """Insert the contributions the ledger proves and the table lacks, then the reversals that are
     due. Safe to run concurrently: unique constraints make a racing duplicate a no-op. Returns the
-    number of rows it tried to add."""
+    number of rows it tried to add. With `after_id` (the sweep's cursor) only what changed since
+    is read: activities after it, leads closed and reviews decided since `changed_since`."""
     batch: list[Contribution] = []
     added = 0
     # Read everything first: SQLite cannot insert while a read cursor over the same table is open.
-    for row in list(derived_rows(since=since)):
+    for row in list(derived_rows(since=since, after_id=after_id)):
         batch.append(row.as_contribution())
         if len(batch) >= BATCH:
             added += insert_contributions(batch)
             batch = []
     if batch:
         added += insert_contributions(batch)
-    reviews_open()
-    added += insert_contributions(reversals_due())
+    reviews_open(after_id=after_id)
+    added += insert_contributions(reversals_due(after_id=after_id, changed_since=changed_since, closed_lead_ids=closed_lead_ids))
     return added
 
 
@@ -257,13 +306,14 @@ def insert_contributions(batch: list[Contribution]) -> int:
     return len(batch)
 
 
-def reviews_open() -> int:
+def reviews_open(*, after_id: int | None = None) -> int:
     """A pending review for every held contribution that has none yet (idempotent)."""
     from simple_history.utils import bulk_create_with_history
 
-    held = list(
-        Contribution.objects.filter(held=True, review__isnull=True).values_list("pk", "activity__facts")
-    )
+    held = Contribution.objects.filter(held=True, review__isnull=True)
+    if after_id is not None:
+        held = held.filter(activity_id__gt=after_id)
+    held = list(held.values_list("pk", "activity__facts"))
     reviews = [
         ContributionReview(contribution_id=pk, flags=list((facts or {}).get("flags") or []))
         for pk, facts in held
@@ -296,13 +346,19 @@ def _unreversed() -> QuerySet:
     return Contribution.objects.filter(reverses__isnull=True, points__gt=0, reversal__isnull=True)
 
 
-def reversals_due() -> list[Contribution]:
+def reversals_due(
+    *, after_id: int | None = None, changed_since: datetime | None = None, closed_lead_ids: list[str] | None = None
+) -> list[Contribution]:
     """Counter-entries the ledger and the decisions call for and the table lacks (T5). Each
-    original is reversed at most once (`reverses` is unique), so this is idempotent."""
+    original is reversed at most once (`reverses` is unique), so this is idempotent. With
+    `after_id` (K4) only the causes that are new since the last sweep are read."""
     rows: list[Contribution] = []
     # 1. A payment counter-entry written by lead-to-cash reverses the 回款推动 of its original.
+    cause_rows = Activity.objects.filter(kind=ActivityKind.PAYMENT_REVERSED)
+    if after_id is not None:
+        cause_rows = cause_rows.filter(pk__gt=after_id)
     causes = (
-        Activity.objects.filter(kind=ActivityKind.PAYMENT_REVERSED)
+        cause_rows
         .exclude(Exists(Contribution.objects.filter(activity=OuterRef("pk"), reverses__isnull=False)))
         .values_list("pk", "occurred_at", "facts")
     )
@@ -315,10 +371,13 @@ def reversals_due() -> list[Contribution]:
         for original in _unreversed().filter(behaviour=Behaviour.PAYMENT_PUSH, activity_id__in=list(wanted)):
             cause_id, at, note = wanted[original.activity_id]
             rows.append(_reversal(original, activity_id=cause_id, reason=ContributionReason.PAYMENT_REVERSED, note=note, at=at))
-    # 2. A lead closed as junk or duplicate soon after it was introduced.
-    rows += _junk_lead_reversals()
+    # 2. A lead closed as junk or duplicate soon after it was introduced (its points scored now, or
+    # the lead closed now).
+    rows += _junk_lead_reversals(after_id=after_id, closed_lead_ids=closed_lead_ids)
     # 3. Evidence rejected in review.
     rejected = _unreversed().filter(review__status=ReviewStatus.REJECTED).select_related("review")
+    if after_id is not None:
+        rejected = rejected.filter(review__decided_at__gte=changed_since)
     for original in rejected:
         note = original.review.reason
         rows.append(
@@ -327,7 +386,7 @@ def reversals_due() -> list[Contribution]:
     return rows
 
 
-def _junk_lead_reversals() -> list[Contribution]:
+def _junk_lead_reversals(*, after_id: int | None = None, closed_lead_ids: list[str] | None = None) -> list[Contribution]:
     from django.contrib.contenttypes.models import ContentType
 
     from leads.models import Lead, LeadStatus
@@ -337,11 +396,10 @@ def _junk_lead_reversals() -> list[Contribution]:
     if not keywords:
         return []
     lead_type = ContentType.objects.get_for_model(Lead)
-    candidates = list(
-        _unreversed()
-        .filter(behaviour=Behaviour.LEAD_INTRODUCED, activity__subject_type=lead_type)
-        .values_list("pk", "activity__subject_id", "occurred_at")
-    )
+    candidates = _unreversed().filter(behaviour=Behaviour.LEAD_INTRODUCED, activity__subject_type=lead_type)
+    if after_id is not None:
+        candidates = candidates.filter(Q(activity_id__gt=after_id) | Q(activity__subject_id__in=closed_lead_ids or []))
+    candidates = list(candidates.values_list("pk", "activity__subject_id", "occurred_at"))
     if not candidates:
         return []
     lead_ids = {int(subject_id) for _pk, subject_id, _at in candidates if str(subject_id).isdigit()}

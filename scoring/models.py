@@ -238,7 +238,7 @@ class ContributionReview(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("审核人")
     )
-    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True, db_index=True)  # K4: the sweep reads what changed
     created_at = models.DateTimeField(_("进入审核"), default=timezone.now)
     history = HistoricalRecords()
 
@@ -528,3 +528,32 @@ class BonusShare(models.Model):
 
     def delete(self, *args, **kwargs):
         raise SplitIsFrozen("shares are never deleted")
+
+
+class SweepMark(models.Model):
+    """How far a background sweep has read (K4): the last activity id it has fully processed and
+    when that sweep started. Append-only — a sweep that found work adds a mark, an idle sweep
+    writes nothing — so the row is its own history and the latest mark per name is the cursor."""
+
+    name = models.CharField(_("任务"), max_length=40)
+    position = models.BigIntegerField(_("已处理到（记录编号）"), default=0)
+    started_at = models.DateTimeField(_("开始时间"), default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "-id"], name="sweep_mark_latest")]
+        verbose_name = verbose_name_plural = _("后台任务进度")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ContributionIsAppendOnly("sweep marks are never updated")
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def latest(cls, name: str) -> "SweepMark | None":
+        return cls.objects.filter(name=name).order_by("-id").first()
+
+
+SweepMark._meta.append_only = True

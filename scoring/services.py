@@ -20,7 +20,7 @@ from salesops.lib.money import to_cents
 from salesops.models import Role
 from salesops.notifications import notification_enqueue
 
-from .derivation import insert_contributions, points_derive, reversals_due
+from .derivation import insert_contributions, points_derive, points_sweep, reversals_due
 from .models import (
     Behaviour,
     BonusPolicy,
@@ -321,7 +321,8 @@ def scoring_sweep(*, since: datetime | None = None) -> dict[str, int]:
     """What the every-minute schedule runs: score new proofs, then split newly won deals (after
     the points, so a deal's split counts everything already in the ledger)."""
     return {
-        "contributions": points_derive(since=since),
+        # K4: the schedule's sweep (no `since`) reads from its cursor; recompute reads its window.
+        "contributions": points_derive(since=since) if since is not None else points_sweep(),
         "splits": splits_create_missing(),
         "final_splits": splits_finalize_due(),
     }

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -207,12 +208,15 @@ def task_list(request: HttpRequest) -> HttpResponse:
         tasks = tasks.filter(rep_id=rep_id)
     if status in TaskStatus.values:
         tasks = tasks.filter(status=status)
+    # K1: counted per row shown (correlated subqueries on the page's 50 rows), not grouped over
+    # every visible task; a page of 50 without a total instead of the latest 200.
+    evidence = Evidence.objects.filter(task=OuterRef("pk")).order_by().values("task")
     tasks = tasks.annotate(
-        evidence_count=Count("evidence", distinct=True),
-        flagged_count=Count("evidence", filter=Q(evidence__flagged=True), distinct=True),
+        evidence_count=Coalesce(Subquery(evidence.annotate(n=Count("pk")).values("n")), 0),
+        flagged_count=Coalesce(Subquery(evidence.filter(flagged=True).annotate(n=Count("pk")).values("n")), 0),
     )
     if flagged:
-        tasks = tasks.filter(flagged_count__gt=0)
+        tasks = tasks.filter(Exists(Evidence.objects.filter(task=OuterRef("pk"), flagged=True)))
     tasks, dates = date_range(request, tasks, "due_date")
     tasks, order = sort(request, tasks, TASK_SORTS, default="-date")
     if wants_export(request):
