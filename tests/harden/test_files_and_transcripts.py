@@ -42,7 +42,7 @@ def test_file_is_in_place_only_after_commit(task, alice, _media_root, django_cap
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         evidence = services.evidence_add(task=task, module=_module(task, ModuleKind.PHOTO), upload=photo_upload(), by=alice)
         assert not Path(_media_root, evidence.file.name).exists()
-        assert len(list(storage.incoming_dir().glob("*.part"))) == 2  # photo + thumbnail, aside
+        assert len(list(storage.incoming_dir().glob("*.part"))) == 3  # photo + thumbnail + watermarked copy (U2), aside
     for callback in callbacks:
         callback()
     assert Path(_media_root, evidence.file.name).read_bytes()[:2] == b"\xff\xd8"
@@ -63,7 +63,7 @@ def test_rollback_leaves_no_file(task, alice, _media_root):
             raise Boom
     assert Evidence.objects.count() == 0
     assert [p for p in _files(_media_root) if storage.INCOMING not in p.parts] == []
-    assert storage.incoming_sweep(older_than_seconds=0) == 2
+    assert storage.incoming_sweep(older_than_seconds=0) == 3  # photo, thumbnail, watermarked copy
     assert _files(_media_root) == []
 
 
