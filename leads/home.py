@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from salesops.access import role_of
 from salesops.home import HomeCard, SearchHit
 from salesops.models import Role
+from salesops.search import search as text_search
 
 from .models import AssignmentRules, Lead, LeadStatus
 
@@ -37,10 +38,11 @@ def cards(user, now: datetime) -> list[HomeCard]:
     ]
 
 
+
 def search(user, query: str, limit: int) -> list[SearchHit]:
     leads = (
         Lead.objects.visible_to(user)
-        .filter(Q(contact_name__icontains=query) | Q(hospital_name__icontains=query) | Q(product_model__icontains=query))
+        .filter(pk__in=text_search(Lead, query))  # K2: the one search (name, hospital, phone), index-backed
         .order_by("-created_at")[:limit]
     )
     return [

@@ -77,16 +77,17 @@ def search(user, query: str, limit: int) -> list[SearchHit]:
     from django.db.models import Q
 
     from .models import Customer, Hospital
+    from .search import search as text_search
 
     hits = [
         SearchHit(str(_("客户")), customer.name, reverse("customers:detail", args=[customer.pk]), customer.hospital.name)
         for customer in Customer.objects.visible_to(user)
-        .filter(Q(name__icontains=query) | Q(hospital__name__icontains=query))
+        .filter(Q(pk__in=text_search(Customer, query)) | Q(hospital__in=text_search(Hospital, query)))  # K2
         .select_related("hospital")
         .order_by("name")[:limit]
     ]
     hits += [
         SearchHit(str(_("医院")), hospital.name, reverse("hospitals:detail", args=[hospital.pk]), hospital.city)
-        for hospital in Hospital.objects.filter(Q(name__icontains=query) | Q(city__icontains=query)).order_by("name")[:limit]
+        for hospital in Hospital.objects.filter(pk__in=text_search(Hospital, query)).order_by("name")[:limit]
     ]
     return hits

@@ -442,6 +442,9 @@ def personal_data_erase(*, phone: str = "", contact_id: int | None = None, by=No
         for model, pks in found.items():
             counts[model._meta.label] = _pseudonymise_rows(model, pks, reason=str(_("个人信息删除")))
         counts["text_sweep"] = _sweep_text(found.phones, found.names)
+        from .search import compact_indexes
+
+        compact_indexes()  # the search index's segments must not keep the old number's trigrams
         identity = phone_variants(phone)[-1] if phone else f"contact:{contact_id}"
         record = ErasureRecord.objects.create(by=by if by is not None and by.is_authenticated else None,
                                               reason=reason[:40], subject_hash=subject_hash(identity), counts=counts)

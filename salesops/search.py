@@ -145,3 +145,17 @@ def _ensure_postgresql(connection) -> None:
 def ensure_after_migrate(sender, using: str = "default", **kwargs) -> None:
     """post_migrate: put back triggers a table rebuild dropped (SQLite)."""
     ensure_search_index(connections[using])
+
+
+def compact_indexes(using: str = "default") -> None:
+    """Rewrite the SQLite FTS indexes without the entries of deleted/updated rows (FTS5 keeps a
+    deleted row's tokens in its segments until they merge). Run after a personal-data erasure
+    (P4), so a pseudonymised phone number leaves no trigram behind."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for spec in SEARCHABLE.values():
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = %s", [spec.fts])
+            if cursor.fetchone()[0]:
+                cursor.execute(f'INSERT INTO "{spec.fts}" ("{spec.fts}") VALUES (\'optimize\')')

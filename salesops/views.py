@@ -31,7 +31,7 @@ from .tables import page_of, sort, wants_export, xlsx_response
 from .integrations import IntegrationError, wecom_oauth
 from . import privacy
 from .models import AccessAction, Activity, Customer, Hospital, HospitalGrade
-from .search import search
+from .search import search as text_search
 from .services import customer_update
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     customers = Customer.objects.visible_to(request.user).select_related("hospital", "owner", "owner__rep")
     if query:
-        customers = customers.filter(Q(pk__in=search(Customer, query)) | Q(hospital__in=search(Hospital, query)))  # K2
+        customers = customers.filter(Q(pk__in=text_search(Customer, query)) | Q(hospital__in=text_search(Hospital, query)))  # K2
     customers, order = sort(request, customers, CUSTOMER_SORTS, default="hospital")
     if wants_export(request):
         headers = [gettext("客户名称"), gettext("医院"), gettext("医院等级"), gettext("科室"), gettext("负责人"), gettext("电话")]
@@ -163,7 +163,7 @@ def hospital_list(request: HttpRequest) -> HttpResponse:
     grade = request.GET.get("grade", "")
     hospitals = Hospital.objects.annotate(department_count=Count("departments"))
     if query:
-        hospitals = hospitals.filter(pk__in=search(Hospital, query))  # K2: name, city, address
+        hospitals = hospitals.filter(pk__in=text_search(Hospital, query))  # K2: name, city, address
     if grade in HospitalGrade.values:
         hospitals = hospitals.filter(grade=grade)
     hospitals, order = sort(request, hospitals, HOSPITAL_SORTS, default="city")

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from salesops.access import is_manager, users_visible_to
-from salesops.params import parse_int_param
+from salesops.params import parse_int, parse_int_param
 from salesops.people import person_name
 from salesops.tables import date_range, sort, wants_export, xlsx_response
 
@@ -826,7 +826,7 @@ def row_detail(request: HttpRequest, pk: int, formset=None) -> HttpResponse:
 @require_POST
 def row_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     row = access.get_statement_row_for_user(request, pk)
-    proposal = row.match_proposals.filter(pk=request.POST.get("proposal") or 0, status=ProposalStatus.OPEN).first()
+    proposal = row.match_proposals.filter(pk=parse_int(request.POST.get("proposal"), minimum=1) or 0, status=ProposalStatus.OPEN).first()
     if proposal is None:
         raise Http404("proposal")
     visible = set(Receivable.objects.visible_to(request.user).values_list("pk", flat=True))

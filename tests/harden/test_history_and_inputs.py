@@ -90,10 +90,12 @@ def test_parse_int_refuses_lookalike_digits_and_overflow():
 @pytest.mark.django_db
 @pytest.mark.parametrize("value", ["፩", "12345678901234567890123", "a\x00b"])
 def test_rep_filters_ignore_hostile_ids(client, carol, value):
-    """R4 `?rep=` on the team pages answers 200 with no filter instead of a 500."""
+    """R4 `?rep=` on the team pages answers 200 with no filter instead of a 500 (a NUL character is
+    refused for the whole request with a 400 that says so: PostgreSQL cannot store or compare it)."""
     client.force_login(carol)
+    expected = 400 if "\x00" in value else 200
     for name in ("leads:team", "visits:task_list", "visits:qr_pack", "cash:overdue"):
-        assert client.get(reverse(name), {"rep": value}).status_code == 200, name
+        assert client.get(reverse(name), {"rep": value}).status_code == expected, name
 
 
 @pytest.mark.django_db

@@ -19,7 +19,8 @@ from .conftest import lead_payload
 pytestmark = pytest.mark.django_db
 
 
-INTAKE_QUERY_BUDGET = 28  # counted inside the test's transaction: savepoints included
+INTAKE_QUERY_BUDGET = 30  # counted inside the test's transaction: savepoints included; +1 the consent notice
+# version (P1), +1 the assignee's push subscriptions (U4) since the merge. K3 wants 10: not met yet.
 
 
 def test_signed_intake_with_assignment_has_a_fixed_query_budget(post_lead, joint, hip, hospital_3a, django_assert_max_num_queries):
@@ -41,13 +42,15 @@ def test_signed_intake_with_assignment_has_a_fixed_query_budget(post_lead, joint
     assert WebhookReceipt.objects.filter(endpoint="leads", key="msg_k3", status_code=201).exists()
 
 
-def test_rate_limit_counts_in_one_statement(django_assert_num_queries):
+def test_rate_limit_counts_in_one_statement(django_assert_num_queries, settings):
     """K3/R6: a rate-limit hit on the database is one upsert (two on a window's first hit, which
     also clears expired windows), not the cache API's read-add-increment dance."""
     from django.core.cache import caches
 
     from leads import ratelimit
 
+    if not settings.CACHES["ratelimit"]["BACKEND"].endswith("DatabaseCache"):
+        pytest.skip("REDIS_URL is set: the counters are in Redis, not in the database")
     caches["ratelimit"].clear()
     with django_assert_num_queries(2):
         assert ratelimit.hit("k3", "198.51.100.1", limit=2, window=600)[0] is True

@@ -10,9 +10,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from leads.intake import IntakeData
 from leads.models import AssignmentDecision, Lead, LeadStatus
 from leads.services import lead_acknowledge, lead_close, lead_intake
+
+from ..factories import consented_intake
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ NOW = "2026-11-27 09:00:00 +0800"
 
 
 def _lead(name: str, phone: str) -> Lead:
-    return lead_intake(data=IntakeData(contact_name=name, phone=phone)).lead
+    return lead_intake(data=consented_intake(contact_name=name, phone=phone)).lead
 
 
 def _bulk_leads(count: int, **fields) -> None:

@@ -13,7 +13,7 @@ from leads.services import lead_intake
 from salesops.models import Customer, Hospital
 from salesops.search import search
 
-from ..factories import CustomerFactory, HospitalFactory
+from ..factories import consented_intake, CustomerFactory, HospitalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +25,8 @@ def _ids(model, query: str) -> set[int]:
 def test_chinese_substrings_find_leads_by_name_hospital_and_phone(alice):
     """K2: any part of a Chinese name or hospital (3+ characters is an index lookup; 1–2 work too),
     or digits of the phone, finds the lead; Latin letters ignore case."""
-    wang = lead_intake(data=IntakeData(contact_name="王建国主任", phone="+8613800001111", hospital_name="浙江省人民医院")).lead
-    li = lead_intake(data=IntakeData(contact_name="李雷 Lee", phone="+8613900002222", hospital_name="杭州市第一人民医院")).lead
+    wang = lead_intake(data=consented_intake(contact_name="王建国主任", phone="+8613800001111", hospital_name="浙江省人民医院")).lead
+    li = lead_intake(data=consented_intake(contact_name="李雷 Lee", phone="+8613900002222", hospital_name="杭州市第一人民医院")).lead
     assert _ids(Lead, "建国主") == {wang.pk}
     assert _ids(Lead, "人民医院") == {wang.pk, li.pk}
     assert _ids(Lead, "浙江省人民") == {wang.pk}
@@ -40,7 +40,7 @@ def test_chinese_substrings_find_leads_by_name_hospital_and_phone(alice):
 
 def test_the_index_follows_updates_deletes_and_bulk_writes():
     """K2: the search table is kept in step by the database, whichever door wrote the row."""
-    lead = lead_intake(data=IntakeData(contact_name="张三丰", phone="+8613800003333")).lead
+    lead = lead_intake(data=consented_intake(contact_name="张三丰", phone="+8613800003333")).lead
     lead.contact_name = "张无忌"
     lead.save(update_fields=["contact_name"])
     assert _ids(Lead, "张三丰") == set() and _ids(Lead, "张无忌") == {lead.pk}
@@ -73,7 +73,7 @@ def test_customers_and_hospitals_are_searched_by_the_same_function(client, diana
 def test_lead_list_search_uses_the_index(client, carol, alice):
     """K2: the lead list's search box goes through the search function (no LIKE scan of the lead
     table), and the scope still applies."""
-    lead = lead_intake(data=IntakeData(contact_name="欧阳锋", phone="+8613800004444", hospital_name="白驼山庄医院")).lead
+    lead = lead_intake(data=consented_intake(contact_name="欧阳锋", phone="+8613800004444", hospital_name="白驼山庄医院")).lead
     client.force_login(carol)
     from django.test.utils import CaptureQueriesContext
 
@@ -94,7 +94,7 @@ def test_search_index_survives_a_table_rebuild():
 
     with connection.cursor() as cursor:
         cursor.execute('DROP TRIGGER "leads_lead_search_ai"')
-    missed = lead_intake(data=IntakeData(contact_name="慕容复", phone="+8613800005555")).lead
+    missed = lead_intake(data=consented_intake(contact_name="慕容复", phone="+8613800005555")).lead
     assert _ids(Lead, "慕容复") == set()
     ensure_search_index(connection)
     assert _ids(Lead, "慕容复") == {missed.pk}

@@ -69,7 +69,11 @@ def _tables_with(needles: list[str]) -> list[str]:
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             for column in connection.introspection.get_table_description(cursor, table):
-                if column.type_code is not None and connection.introspection.get_field_type(column.type_code, column) not in (
+                try:
+                    kind = connection.introspection.get_field_type(column.type_code, column) if column.type_code is not None else None
+                except KeyError:
+                    kind = None  # untyped (SQLite FTS5 columns): text as far as we know — scan it
+                if kind is not None and kind not in (
                     "CharField", "TextField", "JSONField", "GenericIPAddressField", "SlugField", "EmailField", "URLField",
                 ):
                     continue
