@@ -263,6 +263,10 @@ if not DEBUG and not TESTING:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)  # R5: only when the site has asked to be preloaded
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a one-way commitment for the whole domain (and its subdomains): a deliberate
+        # opt-in (SECURE_HSTS_PRELOAD=1), so its absence is not a deploy warning here.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- Mail -------------------------------------------------------------------------------------
 # Django 6.1 mailers (EMAIL_BACKEND is deprecated). Locally mail is printed on the console; in
