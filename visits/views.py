@@ -697,7 +697,15 @@ def template_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def template_clone(request: HttpRequest, pk: int) -> HttpResponse:
     template = get_template_for_user(request, pk)
-    copy = services.template_clone(template=template, by=request.user, name=request.POST.get("name", "").strip())
+    try:
+        copy = services.template_clone(template=template, by=request.user, name=request.POST.get("name", "").strip())
+    except ValidationError as exc:
+        # R4: a name the model refuses (too long, …) is told next to the template, not a 500.
+        for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [("", exc.messages)]:
+            label = _("副本名称") if field == "name" else ""
+            for error in errors:
+                messages.error(request, f"{label}：{error}" if label else error)
+        return redirect("visits:template_detail", pk=template.pk)
     messages.success(request, _("已克隆为“%(name)s”，可以修改副本。") % {"name": copy.name})
     return redirect("visits:template_detail", pk=copy.pk)
 
