@@ -20,11 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from salesops.guards import FactFieldsQuerySet, GuardedQuerySet, RecordIsFrozen, refuse_frozen_change
-from salesops.models import Channel, ConsentBasis, Customer, Hospital, HospitalGrade, Notification, PersonalData, Product, Role
-
-
-class RecordIsAppendOnly(Exception):
-    """Raised when code tries to change or delete a record that is a fact once written."""
+from salesops.models import Channel, ConsentBasis, Customer, Hospital, HospitalGrade, Notification, PersonalData, Product, RecordIsAppendOnly, Role
 
 
 class AppendOnlyModel(models.Model):

@@ -416,17 +416,8 @@ def register_history_logs(app_labels=("salesops", "leads", "cash", "visits", "sc
 # --- Personal information (P2–P4) --------------------------------------------------------------
 
 
-class AppendOnlyLogAdmin(admin.ModelAdmin):
+class AppendOnlyLogAdmin(ReadOnlyAdmin):
     """Read-only: nobody adds, changes or deletes a row here (the model refuses it too)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_view_permission(self, request, obj=None) -> bool:
         # P3: the data-protection role (group 数据保护, permission view_personal_data_log).

@@ -57,7 +57,8 @@ class PrivacyNotice(models.Model):
 
 
 class RecordIsAppendOnly(Exception):
-    """The access log and erasure records are facts once written."""
+    """Raised when code tries to change or delete a record that is a fact once written (the access
+    log, erasure records, assignment decisions, webhook receipts, …): one exception for every app."""
 
 
 class AppendOnlyQuerySet(models.QuerySet):

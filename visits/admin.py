@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from salesops.access import role_of
-from salesops.admin import HistoryAdmin as SimpleHistoryAdmin
+from salesops.admin import HistoryAdmin as SimpleHistoryAdmin, ReadOnlyAdmin
 from salesops.models import Role
 
 from . import services
@@ -216,18 +216,9 @@ class VoiceTranscriptAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(CaptureReceipt)
-class CaptureReceiptAdmin(SimpleHistoryAdmin):
+class CaptureReceiptAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     """U3: what the phones sent, by key — read-only (receipts are written once by the services)."""
 
     list_display = ("key", "action", "task", "user", "captured_at", "received_at", "delayed")
     list_filter = ("action", "delayed")
     search_fields = ("key",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
